@@ -1,0 +1,112 @@
+package protocol
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Welcome is the first frame a client receives after the upgrade.
+func Welcome(clientID string, now time.Time) *Envelope {
+	e := &Envelope{
+		Type:    TypeMessage,
+		Version: Version,
+		Sender:  ServerSender,
+		Payload: Object(map[string]string{"welcome": "Connected to ArqonBus", "client_id": clientID}),
+	}
+	Stamp(e, now)
+	return e
+}
+
+// MessageAck is the one message_response a sender gets for a message.
+func MessageAck(id string, delivered int, persisted bool, now time.Time) *Envelope {
+	payload := make([]byte, 0, 48)
+	payload = append(payload, `{"delivered":`...)
+	payload = strconv.AppendInt(payload, int64(delivered), 10)
+	payload = append(payload, `,"persisted":`...)
+	payload = strconv.AppendBool(payload, persisted)
+	payload = append(payload, '}')
+	e := &Envelope{
+		ID:        id,
+		Type:      TypeMessageResponse,
+		Version:   Version,
+		Sender:    ServerSender,
+		Status:    StatusSuccess,
+		RequestID: id,
+		Payload:   payload,
+	}
+	Stamp(e, now)
+	return e
+}
+
+// CommandReply is the one response a command gets. data may be nil.
+func CommandReply(requestID string, message string, data any, now time.Time) *Envelope {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data"`
+	}{message, data}
+	if body.Data == nil {
+		body.Data = struct{}{}
+	}
+	e := &Envelope{
+		Type:      TypeResponse,
+		Version:   Version,
+		Sender:    ServerSender,
+		RequestID: requestID,
+		Status:    StatusSuccess,
+		Payload:   Object(body),
+	}
+	Stamp(e, now)
+	return e
+}
+
+// CommandError is the one response a failed command gets.
+func CommandError(requestID string, err *Error, now time.Time) *Envelope {
+	e := &Envelope{
+		Type:      TypeResponse,
+		Version:   Version,
+		Sender:    ServerSender,
+		RequestID: requestID,
+		Status:    StatusError,
+		Error:     errorText(err),
+		ErrorCode: string(err.Code),
+		Payload: Object(map[string]any{
+			"message": err.Message, "data": struct{}{}, "errors": problems(err),
+		}),
+	}
+	Stamp(e, now)
+	return e
+}
+
+// ErrorReply is the error envelope for a frame that failed before or outside
+// command handling (validation, rate limits, storage).
+func ErrorReply(requestID string, err *Error, now time.Time) *Envelope {
+	e := &Envelope{
+		Type:      TypeError,
+		Version:   Version,
+		Sender:    ServerSender,
+		RequestID: requestID,
+		Status:    StatusError,
+		Error:     errorText(err),
+		ErrorCode: string(err.Code),
+		Payload:   Object(map[string]any{"code": err.Code, "message": err.Message, "errors": problems(err)}),
+	}
+	Stamp(e, now)
+	return e
+}
+
+// errorText is the error field: the message and, for validation errors, the
+// problems, so a client that prints only `error` still learns what to fix.
+func errorText(err *Error) string {
+	if len(err.Problems) == 0 {
+		return err.Message
+	}
+	return err.Message + ": " + strings.Join(err.Problems, "; ")
+}
+
+func problems(err *Error) []string {
+	if err.Problems == nil {
+		return []string{}
+	}
+	return err.Problems
+}
