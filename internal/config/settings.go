@@ -1,0 +1,252 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Variable names that code outside the table refers to.
+const (
+	varEnvironment    = "ARQONBUS_ENVIRONMENT"
+	varHost           = "ARQONBUS_SERVER_HOST"
+	varPort           = "ARQONBUS_SERVER_PORT"
+	varHTTPPort       = "ARQONBUS_HTTP_PORT"
+	varMaxMessageSize = "ARQONBUS_MAX_MESSAGE_SIZE"
+	varMaxJSONDepth   = "ARQONBUS_MAX_JSON_DEPTH"
+	varOrigins        = "ARQONBUS_ALLOWED_ORIGINS"
+	varMaxConns       = "ARQONBUS_MAX_CONNECTIONS"
+	varMaxSubs        = "ARQONBUS_MAX_SUBSCRIPTIONS"
+	varMaxViolations  = "ARQONBUS_MAX_VIOLATIONS"
+	varSendQueue      = "ARQONBUS_SEND_QUEUE_BYTES"
+	varRate           = "ARQONBUS_RATE_LIMIT_PER_SECOND"
+	varBurst          = "ARQONBUS_RATE_LIMIT_BURST"
+	varGrace          = "ARQONBUS_RATE_LIMIT_GRACE"
+	varPing           = "ARQONBUS_PING_INTERVAL"
+	varPong           = "ARQONBUS_PONG_TIMEOUT"
+	varHandshake      = "ARQONBUS_HANDSHAKE_TIMEOUT"
+	varWrite          = "ARQONBUS_WRITE_TIMEOUT"
+	varShutdown       = "ARQONBUS_SHUTDOWN_TIMEOUT"
+	varEnableAuth     = "ARQONBUS_ENABLE_AUTH"
+	varQueryToken     = "ARQONBUS_AUTH_ALLOW_QUERY_TOKEN"
+	varSecret         = "ARQONBUS_AUTH_JWT_SECRET"
+	varPublicKeyFile  = "ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE"
+	varJWKSFile       = "ARQONBUS_AUTH_JWKS_FILE"
+	varAlgorithms     = "ARQONBUS_AUTH_JWT_ALGORITHMS"
+	varLeeway         = "ARQONBUS_AUTH_LEEWAY"
+	varPrototypeRSI   = "ARQONBUS_ENABLE_PROTOTYPE_RSI"
+	varBackend        = "ARQONBUS_STORAGE_BACKEND"
+	varMode           = "ARQONBUS_STORAGE_MODE"
+	varHistorySize    = "ARQONBUS_MAX_HISTORY_SIZE"
+	varHistoryTTL     = "ARQONBUS_HISTORY_TTL"
+	varRedisURL       = "ARQONBUS_REDIS_URL"
+	varRedisTimeout   = "ARQONBUS_REDIS_TIMEOUT"
+	varLogLevel       = "ARQONBUS_LOG_LEVEL"
+	varLogFormat      = "ARQONBUS_LOG_FORMAT"
+)
+
+// varPrefix starts every variable; testVarPrefix is reserved for the test
+// harness (ARQONBUS_TEST_REDIS_URL, ...), which the server never reads and
+// never warns about.
+const (
+	varPrefix     = "ARQONBUS_"
+	testVarPrefix = "ARQONBUS_TEST_"
+)
+
+// kind is a setting's value type; it picks the parser and the help text.
+type kind string
+
+const (
+	kindString   kind = "string"
+	kindSecret   kind = "secret"
+	kindInt      kind = "int"
+	kindDuration kind = "duration"
+	kindBool     kind = "bool"
+	kindList     kind = "list"
+	kindEnum     kind = "enum"
+)
+
+// setting ties one variable (and its flag) to one Config field. The table
+// below is the single source for Load, Print, the flag set and the
+// documentation test, so a variable cannot be read but not printed, or
+// documented but not read.
+type setting struct {
+	name  string
+	kind  kind
+	usage string
+	set   func(c *Config, raw string) error
+	get   func(c *Config) string
+}
+
+// flag returns the flag name: the variable without ARQONBUS_, lower-cased,
+// underscores turned into dashes (ARQONBUS_SERVER_PORT -> server-port).
+func (s setting) flag() string { return flagName(s.name) }
+
+// flagName derives a flag name from a variable name.
+func flagName(variable string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(variable, varPrefix)), "_", "-")
+}
+
+func stringSetting(name, usage string, field func(*Config) *string) setting {
+	return setting{name: name, kind: kindString, usage: usage,
+		set: func(c *Config, raw string) error { *field(c) = strings.TrimSpace(raw); return nil },
+		get: func(c *Config) string { return *field(c) },
+	}
+}
+
+// secretSetting is kept byte for byte (no trimming: the bytes are the key)
+// and printed as <redacted>.
+func secretSetting(name, usage string, field func(*Config) *string) setting {
+	return setting{name: name, kind: kindSecret, usage: usage,
+		set: func(c *Config, raw string) error { *field(c) = raw; return nil },
+		get: func(c *Config) string {
+			if *field(c) == "" {
+				return ""
+			}
+			return "<redacted>"
+		},
+	}
+}
+
+func intSetting(name, usage string, field func(*Config) *int) setting {
+	return setting{name: name, kind: kindInt, usage: usage,
+		set: func(c *Config, raw string) error {
+			n, err := parseInt(raw)
+			if err == nil {
+				*field(c) = n
+			}
+			return err
+		},
+		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func durationSetting(name, usage string, field func(*Config) *time.Duration) setting {
+	return setting{name: name, kind: kindDuration, usage: usage,
+		set: func(c *Config, raw string) error {
+			d, err := parseDuration(raw)
+			if err == nil {
+				*field(c) = d
+			}
+			return err
+		},
+		get: func(c *Config) string { return field(c).String() },
+	}
+}
+
+func boolSetting(name, usage string, field func(*Config) *bool) setting {
+	return setting{name: name, kind: kindBool, usage: usage,
+		set: func(c *Config, raw string) error {
+			b, err := parseBool(raw)
+			if err == nil {
+				*field(c) = b
+			}
+			return err
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*field(c)) },
+	}
+}
+
+func listSetting(name, usage string, field func(*Config) *[]string) setting {
+	return setting{name: name, kind: kindList, usage: usage,
+		set: func(c *Config, raw string) error { *field(c) = parseList(raw); return nil },
+		get: func(c *Config) string { return strings.Join(*field(c), ",") },
+	}
+}
+
+func enumSetting(name, usage string, e enum, field func(*Config) *string) setting {
+	return setting{name: name, kind: kindEnum, usage: usage + " (" + e.text + ")",
+		set: func(c *Config, raw string) error {
+			v, err := e.parse(raw)
+			if err == nil {
+				*field(c) = v
+			}
+			return err
+		},
+		get: func(c *Config) string { return *field(c) },
+	}
+}
+
+// settings is every variable, in the order Print and the help list them.
+var settings = []setting{
+	{name: varEnvironment, kind: kindEnum,
+		usage: "profile: dev, staging or prod (aliases development, stage, production)",
+		set: func(c *Config, raw string) error {
+			p, err := NormalizeProfile(raw)
+			if err == nil {
+				c.Environment = p
+			}
+			return err
+		},
+		get: func(c *Config) string { return c.Environment },
+	},
+
+	stringSetting(varHost, "listen host", func(c *Config) *string { return &c.Host }),
+	intSetting(varPort, "WebSocket (and shared HTTP) port; 0 picks a free port", func(c *Config) *int { return &c.Port }),
+	intSetting(varHTTPPort, "separate port for the HTTP ops endpoints; 0 shares the WebSocket port", func(c *Config) *int { return &c.HTTPPort }),
+
+	intSetting(varMaxMessageSize, "frame limit in bytes (1024..64 MiB)", func(c *Config) *int { return &c.MaxMessageSize }),
+	intSetting(varMaxJSONDepth, "maximum JSON nesting depth (1..1000)", func(c *Config) *int { return &c.MaxJSONDepth }),
+	listSetting(varOrigins, "comma list of allowed browser origins; * only in dev", func(c *Config) *[]string { return &c.AllowedOrigins }),
+	intSetting(varMaxConns, "maximum open connections", func(c *Config) *int { return &c.MaxConnections }),
+	intSetting(varMaxSubs, "maximum (room, channel) pairs per client", func(c *Config) *int { return &c.MaxSubscriptions }),
+	intSetting(varMaxViolations, "protocol violations per minute before close 1008", func(c *Config) *int { return &c.MaxViolations }),
+	intSetting(varSendQueue, "per-client send queue in bytes; overflow closes with 4008", func(c *Config) *int { return &c.SendQueueBytes }),
+	intSetting(varRate, "frames per second per connection; 0 disables rate limiting", func(c *Config) *int { return &c.RateLimitPerSecond }),
+	intSetting(varBurst, "rate limit burst (token bucket size)", func(c *Config) *int { return &c.RateLimitBurst }),
+	durationSetting(varGrace, "time over the rate limit before close 4029", func(c *Config) *time.Duration { return &c.RateLimitGrace }),
+	boolSetting("ARQONBUS_REQUIRE_MEMBERSHIP", "publishing to a pair requires membership", func(c *Config) *bool { return &c.RequireMembership }),
+	durationSetting(varPing, "keepalive ping period", func(c *Config) *time.Duration { return &c.PingInterval }),
+	durationSetting(varPong, "time to wait for a pong", func(c *Config) *time.Duration { return &c.PongTimeout }),
+	durationSetting(varHandshake, "bound on reading the upgrade request", func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
+	durationSetting(varWrite, "bound on one socket write", func(c *Config) *time.Duration { return &c.WriteTimeout }),
+	durationSetting(varShutdown, "bound on the drain at SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+
+	boolSetting(varEnableAuth, "JWT authentication at the handshake (required in staging and prod)", func(c *Config) *bool { return &c.EnableAuth }),
+	boolSetting(varQueryToken, "accept ?token=, ?access_token=, ?auth_token=", func(c *Config) *bool { return &c.AuthAllowQueryToken }),
+	secretSetting(varSecret, "HMAC key (at least 32 bytes in staging and prod)", func(c *Config) *string { return &c.AuthJWTSecret }),
+	stringSetting(varPublicKeyFile, "PEM public key file (RSA, ECDSA, Ed25519)", func(c *Config) *string { return &c.AuthJWTPublicKeyFile }),
+	stringSetting(varJWKSFile, "JWK set file; keys chosen by kid", func(c *Config) *string { return &c.AuthJWKSFile }),
+	listSetting(varAlgorithms, "comma list of accepted JWT algorithms (exact case)", func(c *Config) *[]string { return &c.AuthJWTAlgorithms }),
+	durationSetting(varLeeway, "clock skew allowed on exp/nbf/iat (0..300s)", func(c *Config) *time.Duration { return &c.AuthLeeway }),
+	stringSetting("ARQONBUS_AUTH_ISSUER", "required iss claim, when set", func(c *Config) *string { return &c.AuthIssuer }),
+	stringSetting("ARQONBUS_AUTH_AUDIENCE", "required aud claim, when set", func(c *Config) *string { return &c.AuthAudience }),
+	boolSetting("ARQONBUS_AUTH_REQUIRE_TENANT", "require a tenant_id claim", func(c *Config) *bool { return &c.AuthRequireTenant }),
+
+	boolSetting("ARQONBUS_PREFLIGHT_STRICT", "run the strict preflight in dev too", func(c *Config) *bool { return &c.PreflightStrict }),
+	boolSetting(varPrototypeRSI, "open the experimental prototype lanes in staging and prod", func(c *Config) *bool { return &c.EnablePrototypeRSI }),
+
+	enumSetting(varBackend, "storage backend", backendEnum, func(c *Config) *string { return &c.StorageBackend }),
+	enumSetting(varMode, "storage failure policy", modeEnum, func(c *Config) *string { return &c.StorageMode }),
+	boolSetting("ARQONBUS_ENABLE_PERSISTENCE", "store messages at all", func(c *Config) *bool { return &c.EnablePersistence }),
+	intSetting(varHistorySize, "history length per (tenant, room, channel)", func(c *Config) *int { return &c.MaxHistorySize }),
+	durationSetting(varHistoryTTL, "expiry of idle Redis streams; 0 keeps them", func(c *Config) *time.Duration { return &c.HistoryTTL }),
+	stringSetting(varRedisURL, "redis:// or rediss:// URL", func(c *Config) *string { return &c.RedisURL }),
+	durationSetting(varRedisTimeout, "bound on every Redis call and the startup PING", func(c *Config) *time.Duration { return &c.RedisTimeout }),
+
+	enumSetting(varLogLevel, "log level", logLevelEnum, func(c *Config) *string { return &c.LogLevel }),
+	enumSetting(varLogFormat, "log format", logFormatEnum, func(c *Config) *string { return &c.LogFormat }),
+}
+
+// settingsByName indexes the table.
+var settingsByName = func() map[string]setting {
+	m := make(map[string]setting, len(settings))
+	for _, s := range settings {
+		m[s.name] = s
+	}
+	return m
+}()
+
+// Variables returns every ARQONBUS_* variable the server reads, in the
+// order Print uses, for help texts and documentation checks.
+func Variables() []string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	return names
+}
+
+// FlagName returns the `arqonbus serve` flag for a variable:
+// ARQONBUS_SERVER_PORT -> server-port (given as --server-port).
+func FlagName(variable string) string { return flagName(variable) }
