@@ -1,0 +1,76 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/arqonbus/arqonbus/internal/store"
+	"github.com/arqonbus/arqonbus/internal/store/memstore"
+	"github.com/arqonbus/arqonbus/internal/store/storetest"
+)
+
+// BenchmarkAppend measures the publish-path cost: one key, and many keys
+// written from parallel goroutines (the sharded case).
+func BenchmarkAppend(b *testing.B) {
+	ctx := context.Background()
+	b.Run("one key", func(b *testing.B) {
+		s := memstore.New(10000)
+		m := storetest.Msg(key, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Append(ctx, key, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel keys", func(b *testing.B) {
+		s := memstore.New(1000) // rings fill quickly: steady state, not growth
+		keys := make([]store.Key, 256)
+		for i := range keys {
+			keys[i] = store.Key{Tenant: "acme", Room: fmt.Sprintf("room%d", i), Channel: "main"}
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			m := storetest.Msg(key, 1)
+			i := 0
+			for pb.Next() {
+				i++
+				if err := s.Append(ctx, keys[i%len(keys)], m); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkHistory reads the newest 50 of a full 10000-entry ring, and a
+// page bounded by an id near the newest end.
+func BenchmarkHistory(b *testing.B) {
+	ctx := context.Background()
+	s := memstore.New(10000)
+	for i := range 10000 {
+		if err := s.Append(ctx, key, storetest.Msg(key, i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		q    store.Query
+	}{
+		{"newest 50", store.Query{Limit: 50}},
+		{"since id", store.Query{Limit: 50, SinceID: "m09900"}},
+		{"since time", store.Query{Limit: 50, SinceTime: storetest.Msg(key, 9900).Timestamp}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := s.History(ctx, key, c.q)
+				if err != nil || len(p.Messages) != 50 {
+					b.Fatal(err, len(p.Messages))
+				}
+			}
+		})
+	}
+}

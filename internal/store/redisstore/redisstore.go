@@ -1,0 +1,190 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arqonbus/arqonbus/internal/metrics"
+	"github.com/arqonbus/arqonbus/internal/protocol"
+	"github.com/arqonbus/arqonbus/internal/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultTimeout   = 2 * time.Second // ARQONBUS_REDIS_TIMEOUT
+	DefaultMaxLen    = 10000           // entries per stream, ARQONBUS_MAX_HISTORY_SIZE
+	DefaultKeyPrefix = "arqonbus:"
+)
+
+//go:embed append.lua
+var appendLua string
+
+// appendScript runs as EVALSHA, falling back to EVAL (and so loading the
+// script) when the server does not know it yet.
+var appendScript = redis.NewScript(appendLua)
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Locator = (*Store)(nil)
+)
+
+// Options configures New. Zero values take the documented defaults.
+type Options struct {
+	// URL is redis:// or rediss:// (see NewClient for Sentinel and Cluster).
+	// Ignored when Client is set.
+	URL string
+	// Client, when set, is used instead of dialling URL; the caller keeps
+	// ownership and closes it (tests, or an app sharing one client).
+	Client redis.UniversalClient
+	// Timeout bounds every store call, all its round trips included.
+	// Default DefaultTimeout.
+	Timeout time.Duration
+	// MaxLen is the approximate number of entries kept per stream (Redis may
+	// keep up to one macro node, ~100 entries, more). Default DefaultMaxLen.
+	MaxLen int64
+	// TTL expires a stream and its index after this long without appends
+	// (millisecond precision); 0 keeps them until trimmed.
+	TTL time.Duration
+	// KeyPrefix starts every key; it must not contain '{' or '}', which
+	// would break the per-stream hash tag. Default DefaultKeyPrefix.
+	KeyPrefix string
+	// Logger receives DEBUG lines for damaged stored fields. Default: none.
+	Logger *slog.Logger
+	// Metrics counts decode failures. Default: a private registry.
+	Metrics *metrics.Metrics
+}
+
+// Store is the Redis Streams history store.
+type Store struct {
+	client  redis.UniversalClient
+	owned   bool // client was built from URL: Close closes it
+	timeout time.Duration
+	maxLen  string // XADD MAXLEN argument
+	ttl     string // milliseconds, "0" for none
+	prefix  string
+	log     *slog.Logger
+	m       *metrics.Metrics
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates o and returns a store. It does not contact Redis: go-redis
+// connects on first use, so a store can be created while Redis is down
+// (degraded start) and Ping tells whether it answers.
+func New(o Options) (*Store, error) {
+	if o.Timeout < 0 || o.MaxLen < 0 || o.TTL < 0 {
+		return nil, errors.New("redisstore: Timeout, MaxLen and TTL must not be negative")
+	}
+	if strings.ContainsAny(o.KeyPrefix, "{}") {
+		return nil, errors.New("redisstore: KeyPrefix must not contain '{' or '}'")
+	}
+	if o.TTL > 0 && o.TTL < time.Millisecond {
+		return nil, errors.New("redisstore: TTL must be at least 1ms")
+	}
+	s := &Store{
+		client:  o.Client,
+		timeout: orDefault(o.Timeout, DefaultTimeout),
+		maxLen:  strconv.FormatInt(orDefault(o.MaxLen, DefaultMaxLen), 10),
+		ttl:     strconv.FormatInt(o.TTL.Milliseconds(), 10),
+		prefix:  o.KeyPrefix,
+		log:     o.Logger,
+		m:       o.Metrics,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultKeyPrefix
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.m == nil {
+		s.m = metrics.New(nil)
+	}
+	if s.client == nil {
+		c, err := NewClient(o.URL, s.timeout)
+		if err != nil {
+			return nil, err
+		}
+		s.client, s.owned = c, true
+	}
+	return s, nil
+}
+
+func orDefault[T int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Append stores env under key with the append script: XADD (trimming with
+// MAXLEN ~), the id index and its trimming, and the TTL, atomically.
+func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelope) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	k := keysFor(s.prefix, key)
+	ms := max(env.Timestamp.UnixMilli(), 0)
+	args := make([]any, 4, 4+2*17)
+	args[0], args[1], args[2], args[3] = s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID
+	args = appendFields(args, env)
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := appendScript.Run(cctx, s.client, []string{k.stream, k.index, k.order}, args...).Err(); err != nil {
+		return wrap(ctx, "append", key.String(), err)
+	}
+	return nil
+}
+
+// Count returns the stream length (XLEN). With MAXLEN ~ it may exceed MaxLen
+// by up to one macro node.
+func (s *Store) Count(ctx context.Context, key store.Key) (int64, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	n, err := s.client.XLen(cctx, keysFor(s.prefix, key).stream).Result()
+	if err != nil {
+		return 0, wrap(ctx, "count", key.String(), err)
+	}
+	return n, nil
+}
+
+// Ping checks that Redis answers within the timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.client.Ping(cctx).Err(); err != nil {
+		return wrap(ctx, "ping", "", err)
+	}
+	return nil
+}
+
+// Close makes later calls fail with store.ErrClosed and closes the client
+// if the store dialled it. It is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.owned {
+			if err := s.client.Close(); err != nil {
+				s.closeErr = fmt.Errorf("redisstore: close: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
