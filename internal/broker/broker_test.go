@@ -1,0 +1,136 @@
+package broker
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeHub records deliveries and knows a fixed set of clients.
+type fakeHub struct {
+	mu      sync.Mutex
+	got     []Delivery
+	clients map[string]string // id → tenant
+}
+
+func (f *fakeHub) Deliver(d *Delivery) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, *d)
+	return 1
+}
+
+func (f *fakeHub) HasClient(tenant, id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.clients[id]
+	return ok && t == tenant
+}
+
+func (f *fakeHub) deliveries() []Delivery {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Delivery(nil), f.got...)
+}
+
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMemoryBrokerDeliversToTheLocalHub(t *testing.T) {
+	h := &fakeHub{clients: map[string]string{"c1": "t"}}
+	m := NewMemory(h)
+	n, err := m.Publish(context.Background(), &Delivery{Room: "r", Channel: "c", Frame: []byte(`{}`)})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	ok, _ := m.HasClient(context.Background(), "t", "c1")
+	assert.True(t, ok)
+	require.NoError(t, m.Close())
+	_, err = m.Publish(context.Background(), &Delivery{})
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+func newRedisPair(t *testing.T) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	var hubs [2]*fakeHub
+	var brokers [2]*Redis
+	for i := range brokers {
+		client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		hubs[i] = &fakeHub{clients: map[string]string{}}
+		brokers[i] = NewRedis(RedisOptions{Client: client, Local: hubs[i], Prefix: "test:", Timeout: time.Second})
+		t.Cleanup(func() {
+			_ = brokers[i].Close()
+			_ = client.Close()
+		})
+	}
+	eventually(t, func() bool { return len(mr.PubSubChannels("")) == 1 && mr.PubSubNumSub("test:bus")["test:bus"] == 2 }, "both nodes subscribed")
+	return mr, hubs, brokers
+}
+
+func TestRedisBrokerDeliversOnceOnEveryNode(t *testing.T) {
+	_, hubs, brokers := newRedisPair(t)
+	frame := []byte(`{"id":"m1","payload":{"x":"é\n"}}`)
+	n, err := brokers[0].Publish(context.Background(), &Delivery{Tenant: "t", Room: "a:b", Channel: "c", SenderID: "s", Frame: frame})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	eventually(t, func() bool { return len(hubs[1].deliveries()) == 1 }, "remote delivery")
+	got := hubs[1].deliveries()[0]
+	assert.Equal(t, Delivery{Tenant: "t", Room: "a:b", Channel: "c", SenderID: "s", Frame: frame}, got, "routing and frame arrive verbatim")
+	assert.Len(t, hubs[0].deliveries(), 1, "the publishing node delivers once, locally")
+}
+
+func TestRedisBrokerFindsClientsOnOtherLiveNodes(t *testing.T) {
+	_, hubs, brokers := newRedisPair(t)
+	hubs[1].clients["c2"] = "t"
+	brokers[1].Connected("t", "c2")
+	eventually(t, func() bool {
+		ok, _ := brokers[0].HasClient(context.Background(), "t", "c2")
+		return ok
+	}, "presence visible from the other node")
+	ok, _ := brokers[0].HasClient(context.Background(), "other", "c2")
+	assert.False(t, ok, "presence is per tenant")
+	brokers[1].Disconnected("t", "c2")
+	eventually(t, func() bool {
+		ok, _ := brokers[0].HasClient(context.Background(), "t", "c2")
+		return !ok
+	}, "presence removed")
+}
+
+func TestRedisBrokerKeepsDeliveringLocallyWhenRedisFails(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer client.Close()
+	h := &fakeHub{clients: map[string]string{}}
+	var mu sync.Mutex
+	failures := map[string]int{}
+	b := NewRedis(RedisOptions{Client: client, Local: h, Timeout: 200 * time.Millisecond, OnFailure: func(op string) {
+		mu.Lock()
+		failures[op]++
+		mu.Unlock()
+	}})
+	defer b.Close()
+	mr.SetError("LOADING")
+	n, err := b.Publish(context.Background(), &Delivery{Room: "r", Channel: "c", Frame: []byte(`{}`)})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	mu.Lock()
+	assert.Equal(t, 1, failures["broker_publish"], "the failure is counted, not swallowed")
+	mu.Unlock()
+}

@@ -1,0 +1,298 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arqonbus/arqonbus/internal/protocol"
+)
+
+// Redis shares deliveries between nodes over Redis pub/sub. Every node
+// subscribes to one channel and hands what other nodes publish to its hub;
+// the publishing node delivers locally first and never twice. Presence of
+// clients (for direct messages across nodes) lives in Redis keys that name
+// the node, and a node is believed only while its liveness key exists.
+//
+// Redis failures never stop local delivery: they are logged and counted
+// through OnFailure, and the cluster view degrades to this node.
+type Redis struct {
+	client    redis.UniversalClient
+	local     Local
+	node      string
+	prefix    string
+	log       *slog.Logger
+	onFailure func(op string)
+	timeout   time.Duration
+
+	sub      *redis.PubSub
+	presence chan presenceOp
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+var _ Broker = (*Redis)(nil)
+
+// RedisOptions configures NewRedis.
+type RedisOptions struct {
+	Client redis.UniversalClient
+	Local  Local
+	// Prefix namespaces keys and the channel (default "arqonbus:").
+	Prefix string
+	// Timeout bounds each Redis call (default 2 s).
+	Timeout time.Duration
+	Logger  *slog.Logger
+	// OnFailure is told about every swallowed Redis failure by operation.
+	OnFailure func(op string)
+}
+
+// presenceQueue bounds queued presence updates.
+const presenceQueue = 1 << 16
+
+// nodeTTL is how long a node's liveness key lives without a refresh.
+const nodeTTL = 30 * time.Second
+
+// NewRedis subscribes to the cluster channel and starts the receive and
+// heartbeat goroutines; Close stops them.
+func NewRedis(o RedisOptions) *Redis {
+	if o.Prefix == "" {
+		o.Prefix = "arqonbus:"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnFailure == nil {
+		o.OnFailure = func(string) {}
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Redis{
+		client: o.Client, local: o.Local, node: hex.EncodeToString(id[:]), prefix: o.Prefix,
+		log: o.Logger, onFailure: o.OnFailure, timeout: o.Timeout, cancel: cancel,
+		presence: make(chan presenceOp, presenceQueue),
+	}
+	r.sub = r.client.Subscribe(ctx, r.channel())
+	r.wg.Add(3)
+	go r.receive(ctx)
+	go r.heartbeat(ctx)
+	go r.writePresence(ctx)
+	return r
+}
+
+func (r *Redis) channel() string         { return r.prefix + "bus" }
+func (r *Redis) nodeKey(n string) string { return r.prefix + "node:" + n }
+func (r *Redis) presenceKey(tenant, id string) string {
+	return r.prefix + "presence:" + escapePart(tenant) + ":" + id
+}
+
+// escapePart keeps a tenant name from forging another key's shape.
+func escapePart(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// message is the pub/sub body: routing plus the encoded frame, verbatim.
+type message struct {
+	Node     string          `json:"n"`
+	Tenant   string          `json:"t,omitempty"`
+	Room     string          `json:"r,omitempty"`
+	Channel  string          `json:"c,omitempty"`
+	ToClient string          `json:"to,omitempty"`
+	SenderID string          `json:"s,omitempty"`
+	Frame    json.RawMessage `json:"f"`
+}
+
+// Publish delivers d locally, then publishes it for the other nodes.
+func (r *Redis) Publish(ctx context.Context, d *Delivery) (int, error) {
+	n := r.local.Deliver(d)
+	body := appendMessage(make([]byte, 0, len(d.Frame)+128), r.node, d)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.client.Publish(ctx, r.channel(), body).Err(); err != nil {
+		r.fail("broker_publish", err)
+	}
+	return n, nil
+}
+
+func appendMessage(b []byte, node string, d *Delivery) []byte {
+	b = append(b, `{"n":`...)
+	b = protocol.AppendString(b, node)
+	for _, f := range [...]struct{ k, v string }{
+		{`,"t":`, d.Tenant}, {`,"r":`, d.Room}, {`,"c":`, d.Channel}, {`,"to":`, d.ToClient}, {`,"s":`, d.SenderID},
+	} {
+		if f.v != "" {
+			b = append(b, f.k...)
+			b = protocol.AppendString(b, f.v)
+		}
+	}
+	b = append(b, `,"f":`...)
+	b = append(b, d.Frame...)
+	return append(b, '}')
+}
+
+func (r *Redis) receive(ctx context.Context) {
+	defer r.wg.Done()
+	ch := r.sub.Channel(redis.WithChannelSize(4096))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			var msg message
+			if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
+				r.fail("broker_decode", err)
+				continue
+			}
+			if msg.Node == r.node {
+				continue // delivered locally when published
+			}
+			r.local.Deliver(&Delivery{
+				Tenant: msg.Tenant, Room: msg.Room, Channel: msg.Channel,
+				ToClient: msg.ToClient, SenderID: msg.SenderID, Frame: msg.Frame,
+			})
+		}
+	}
+}
+
+func (r *Redis) heartbeat(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTicker(nodeTTL / 3)
+	defer t.Stop()
+	for {
+		r.call(ctx, "broker_heartbeat", func(ctx context.Context) error {
+			return r.client.Set(ctx, r.nodeKey(r.node), "1", nodeTTL).Err()
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Connected records that a client of tenant is served by this node. The
+// write is queued, so a slow or absent Redis never delays a handshake.
+func (r *Redis) Connected(tenant, id string) {
+	r.queuePresence(presenceOp{key: r.presenceKey(tenant, id), set: true})
+}
+
+// Disconnected forgets a client's presence (queued like Connected).
+func (r *Redis) Disconnected(tenant, id string) {
+	r.queuePresence(presenceOp{key: r.presenceKey(tenant, id)})
+}
+
+type presenceOp struct {
+	key string
+	set bool
+}
+
+func (r *Redis) queuePresence(op presenceOp) {
+	select {
+	case r.presence <- op:
+	default:
+		r.fail("broker_presence", errors.New("presence queue full; update dropped"))
+	}
+}
+
+// writePresence applies queued presence updates in pipelined batches.
+func (r *Redis) writePresence(ctx context.Context) {
+	defer r.wg.Done()
+	batch := make([]presenceOp, 0, 256)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case op := <-r.presence:
+			batch = append(batch[:0], op)
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case op := <-r.presence:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		r.call(ctx, "broker_presence", func(ctx context.Context) error {
+			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, op := range batch {
+					if op.set {
+						p.Set(ctx, op.key, r.node, 0)
+					} else {
+						p.Del(ctx, op.key)
+					}
+				}
+				return nil
+			})
+			return err
+		})
+	}
+}
+
+// HasClient asks the local hub, then the presence keys; a client is present
+// on another node only while that node's liveness key exists. When Redis
+// cannot answer, only local clients count.
+func (r *Redis) HasClient(ctx context.Context, tenant, id string) (bool, error) {
+	if r.local.HasClient(tenant, id) {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	node, err := r.client.Get(ctx, r.presenceKey(tenant, id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		r.fail("broker_presence", err)
+		return false, nil
+	}
+	n, err := r.client.Exists(ctx, r.nodeKey(node)).Result()
+	if err != nil {
+		r.fail("broker_presence", err)
+		return false, nil
+	}
+	return n == 1, nil
+}
+
+func (r *Redis) call(ctx context.Context, op string, f func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		r.fail(op, err)
+	}
+}
+
+func (r *Redis) fail(op string, err error) {
+	r.onFailure(op)
+	r.log.Warn("cluster broker failure; delivery continues on this node", "op", op, "err", err)
+}
+
+// Close unsubscribes, removes this node's liveness key and stops the
+// goroutines. It does not close the client, which the caller owns.
+func (r *Redis) Close() error {
+	r.once.Do(func() {
+		r.cancel()
+		_ = r.sub.Close()
+		r.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		defer cancel()
+		_ = r.client.Del(ctx, r.nodeKey(r.node)).Err()
+	})
+	return nil
+}

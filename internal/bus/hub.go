@@ -1,0 +1,353 @@
+package bus
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arqonbus/arqonbus/internal/broker"
+	"github.com/arqonbus/arqonbus/internal/protocol"
+)
+
+// Subscriber is a connected client as the hub sees it.
+type Subscriber interface {
+	// ID is the client id (arq_client_…).
+	ID() string
+	// Tenant is the client's tenant ("" without auth).
+	Tenant() string
+	// Send enqueues one encoded frame without blocking. The frame is shared
+	// with other subscribers and must not be modified. It returns false when
+	// the frame was not accepted (queue overflow or closed connection); the
+	// subscriber handles its own disconnect.
+	Send(frame []byte) bool
+}
+
+// Topic is a tenant's (room, channel) pair.
+type Topic struct {
+	Tenant  string
+	Room    string
+	Channel string
+}
+
+// ChannelInfo describes one pair for list_channels.
+type ChannelInfo struct {
+	Room    string `json:"room"`
+	Channel string `json:"channel"`
+	Members int    `json:"members"`
+}
+
+const shardCount = 64
+
+// Hub tracks clients and their (room, channel) memberships and fans frames
+// out. Fan-out reads an immutable member list, so it holds no lock while it
+// enqueues; joins and leaves copy the list under the shard lock.
+type Hub struct {
+	maxSubs int
+	seed    maphash.Seed
+	topics  [shardCount]topicShard
+	clients [shardCount]clientShard
+	count   atomic.Int64
+
+	// OnDeliver, when set, is called with the number of frames each
+	// Deliver enqueued and the number refused (metrics hook).
+	OnDeliver func(delivered, refused int)
+}
+
+type topicShard struct {
+	mu     sync.RWMutex
+	topics map[Topic]*topic
+}
+
+type clientShard struct {
+	mu      sync.RWMutex
+	clients map[string]*member
+}
+
+type topic struct {
+	members atomic.Pointer[[]*member] // immutable; replaced on join/leave
+}
+
+type member struct {
+	id     string
+	sub    Subscriber
+	mu     sync.Mutex
+	topics map[Topic]struct{}
+	gone   bool
+}
+
+var _ broker.Local = (*Hub)(nil)
+
+// NewHub returns an empty hub. maxSubscriptions caps pairs per client.
+func NewHub(maxSubscriptions int) *Hub {
+	h := &Hub{maxSubs: maxSubscriptions, seed: maphash.MakeSeed()}
+	for i := range h.topics {
+		h.topics[i].topics = make(map[Topic]*topic)
+		h.clients[i].clients = make(map[string]*member)
+	}
+	return h
+}
+
+func (h *Hub) topicShard(t Topic) *topicShard {
+	var m maphash.Hash
+	m.SetSeed(h.seed)
+	m.WriteString(t.Tenant)
+	m.WriteByte(0)
+	m.WriteString(t.Room)
+	m.WriteByte(0)
+	m.WriteString(t.Channel)
+	return &h.topics[m.Sum64()%shardCount]
+}
+
+func (h *Hub) clientShard(id string) *clientShard {
+	return &h.clients[maphash.String(h.seed, id)%shardCount]
+}
+
+// Register adds a connected client. Ids are unique per process.
+func (h *Hub) Register(sub Subscriber) {
+	s := h.clientShard(sub.ID())
+	s.mu.Lock()
+	s.clients[sub.ID()] = &member{id: sub.ID(), sub: sub, topics: make(map[Topic]struct{})}
+	s.mu.Unlock()
+	h.count.Add(1)
+}
+
+// Unregister removes a client and all its memberships.
+func (h *Hub) Unregister(id string) {
+	s := h.clientShard(id)
+	s.mu.Lock()
+	m, ok := s.clients[id]
+	delete(s.clients, id)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	h.count.Add(-1)
+	m.mu.Lock()
+	m.gone = true
+	topics := make([]Topic, 0, len(m.topics))
+	for t := range m.topics {
+		topics = append(topics, t)
+	}
+	clear(m.topics)
+	m.mu.Unlock()
+	for _, t := range topics {
+		h.removeMember(t, m)
+	}
+}
+
+func (h *Hub) member(id string) *member {
+	s := h.clientShard(id)
+	s.mu.RLock()
+	m := s.clients[id]
+	s.mu.RUnlock()
+	return m
+}
+
+// Clients returns the number of registered clients.
+func (h *Hub) Clients() int { return int(h.count.Load()) }
+
+// Join adds client id to t and returns the member count. Joining a pair
+// twice is not an error.
+func (h *Hub) Join(id string, t Topic) (int, error) {
+	m := h.member(id)
+	if m == nil {
+		return 0, protocol.NewError(protocol.CodeNotFound, "client is not connected")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gone {
+		return 0, protocol.NewError(protocol.CodeNotFound, "client is not connected")
+	}
+	if _, ok := m.topics[t]; ok {
+		return h.Count(t), nil
+	}
+	if len(m.topics) >= h.maxSubs {
+		return 0, protocol.NewError(protocol.CodeLimitExceeded,
+			"subscription limit reached; leave a channel first")
+	}
+	m.topics[t] = struct{}{}
+	return h.addMember(t, m), nil
+}
+
+// Leave removes client id from t and returns the remaining member count.
+func (h *Hub) Leave(id string, t Topic) (int, error) {
+	m := h.member(id)
+	if m == nil {
+		return 0, protocol.NewError(protocol.CodeNotFound, "client is not connected")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.topics[t]; !ok {
+		return 0, protocol.NewError(protocol.CodeNotFound, "not a member of this room and channel")
+	}
+	delete(m.topics, t)
+	return h.removeMember(t, m), nil
+}
+
+func (h *Hub) addMember(t Topic, m *member) int {
+	s := h.topicShard(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tp := s.topics[t]
+	if tp == nil {
+		tp = &topic{}
+		s.topics[t] = tp
+	}
+	var next []*member
+	if cur := tp.members.Load(); cur != nil {
+		next = make([]*member, len(*cur), len(*cur)+1)
+		copy(next, *cur)
+	}
+	next = append(next, m)
+	tp.members.Store(&next)
+	return len(next)
+}
+
+func (h *Hub) removeMember(t Topic, m *member) int {
+	s := h.topicShard(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tp := s.topics[t]
+	if tp == nil {
+		return 0
+	}
+	cur := *tp.members.Load()
+	i := slices.Index(cur, m)
+	if i < 0 {
+		return len(cur)
+	}
+	if len(cur) == 1 {
+		delete(s.topics, t) // a pair vanishes with its last member
+		return 0
+	}
+	next := make([]*member, 0, len(cur)-1)
+	next = append(next, cur[:i]...)
+	next = append(next, cur[i+1:]...)
+	tp.members.Store(&next)
+	return len(next)
+}
+
+func (h *Hub) list(t Topic) []*member {
+	s := h.topicShard(t)
+	s.mu.RLock()
+	tp := s.topics[t]
+	s.mu.RUnlock()
+	if tp == nil {
+		return nil
+	}
+	return *tp.members.Load()
+}
+
+// Count returns the number of members of t.
+func (h *Hub) Count(t Topic) int { return len(h.list(t)) }
+
+// IsMember reports whether client id is in t.
+func (h *Hub) IsMember(id string, t Topic) bool {
+	return slices.ContainsFunc(h.list(t), func(m *member) bool { return m.id == id })
+}
+
+// Members returns the client ids in t, sorted.
+func (h *Hub) Members(t Topic) []string {
+	list := h.list(t)
+	ids := make([]string, len(list))
+	for i, m := range list {
+		ids[i] = m.id
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Subscriptions returns the pairs client id is in, sorted.
+func (h *Hub) Subscriptions(id string) []Topic {
+	m := h.member(id)
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	out := make([]Topic, 0, len(m.topics))
+	for t := range m.topics {
+		out = append(out, t)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, compareTopics)
+	return out
+}
+
+// Channels lists tenant's pairs (of room when room is not empty) with their
+// member counts, sorted. Other tenants' pairs are never listed.
+func (h *Hub) Channels(tenant, room string) []ChannelInfo {
+	var out []ChannelInfo
+	for i := range h.topics {
+		s := &h.topics[i]
+		s.mu.RLock()
+		for t, tp := range s.topics {
+			if t.Tenant != tenant || (room != "" && t.Room != room) {
+				continue
+			}
+			out = append(out, ChannelInfo{Room: t.Room, Channel: t.Channel, Members: len(*tp.members.Load())})
+		}
+		s.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(a, b ChannelInfo) int {
+		return cmp.Or(cmp.Compare(a.Room, b.Room), cmp.Compare(a.Channel, b.Channel))
+	})
+	return out
+}
+
+// Stats counts distinct rooms and pairs across all tenants.
+func (h *Hub) Stats() (rooms, channels int) {
+	seen := make(map[[2]string]struct{})
+	for i := range h.topics {
+		s := &h.topics[i]
+		s.mu.RLock()
+		for t := range s.topics {
+			seen[[2]string{t.Tenant, t.Room}] = struct{}{}
+			channels++
+		}
+		s.mu.RUnlock()
+	}
+	return len(seen), channels
+}
+
+// HasClient reports whether a client of tenant is connected to this hub.
+func (h *Hub) HasClient(tenant, id string) bool {
+	m := h.member(id)
+	return m != nil && m.sub.Tenant() == tenant
+}
+
+// Deliver enqueues d.Frame to its recipients: every member of the pair but
+// the sender, or the one direct target of the same tenant. It returns the
+// number of frames enqueued.
+func (h *Hub) Deliver(d *broker.Delivery) int {
+	delivered, refused := 0, 0
+	if d.Direct() {
+		if m := h.member(d.ToClient); m != nil && m.sub.Tenant() == d.Tenant {
+			if m.sub.Send(d.Frame) {
+				delivered++
+			} else {
+				refused++
+			}
+		}
+	} else {
+		for _, m := range h.list(Topic{Tenant: d.Tenant, Room: d.Room, Channel: d.Channel}) {
+			if m.id == d.SenderID {
+				continue
+			}
+			if m.sub.Send(d.Frame) {
+				delivered++
+			} else {
+				refused++
+			}
+		}
+	}
+	if h.OnDeliver != nil {
+		h.OnDeliver(delivered, refused)
+	}
+	return delivered
+}
+
+func compareTopics(a, b Topic) int {
+	return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Room, b.Room), cmp.Compare(a.Channel, b.Channel))
+}

@@ -1,0 +1,251 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/protocol"
+	"github.com/arqonbus/arqonbus/internal/store"
+)
+
+// DefaultHistoryLimit is the history size when limit is absent.
+const DefaultHistoryLimit = 50
+
+var (
+	argRoom    = Arg{Name: "room", Type: ArgString, Required: true, Description: `room name, or "room:channel"`}
+	argChannel = Arg{Name: "channel", Type: ArgString, Description: "channel name (required unless room is room:channel)"}
+)
+
+func (r *Registry) builtins() []*Command {
+	return []*Command{
+		{Name: "ping", Summary: "liveness check", Role: auth.RoleGuest, Handler: r.ping},
+		{Name: "status", Summary: "server status", Role: auth.RoleGuest, Handler: r.status},
+		{Name: "whoami", Summary: "this connection's identity and subscriptions", Role: auth.RoleGuest, Handler: r.whoami},
+		{Name: "join_channel", Summary: "join a room and channel", Role: auth.RoleUser,
+			Args: []Arg{argRoom, argChannel}, Handler: r.join},
+		{Name: "leave_channel", Summary: "leave a room and channel", Role: auth.RoleUser,
+			Args: []Arg{argRoom, argChannel}, Handler: r.leave},
+		{Name: "list_channels", Summary: "rooms and channels of your tenant with member counts", Role: auth.RoleUser,
+			Args: []Arg{{Name: "room", Type: ArgString, Description: "only this room"}}, Handler: r.listChannels},
+		{Name: "channel_info", Summary: "members and stored message count of a room and channel", Role: auth.RoleUser,
+			Args: []Arg{argRoom, argChannel}, Handler: r.channelInfo},
+		{Name: "history", Summary: "the newest messages of a room and channel, oldest first", Role: auth.RoleUser,
+			Args: []Arg{argRoom, argChannel,
+				{Name: "limit", Type: ArgInteger, Description: fmt.Sprintf("1-%d, default %d", store.MaxHistoryLimit, DefaultHistoryLimit)},
+				{Name: "since", Type: ArgString, Description: "only messages after this message id or RFC 3339 time"},
+				{Name: "before", Type: ArgString, Description: "only messages before this message id or RFC 3339 time"}},
+			Handler: r.history},
+		{Name: "help", Summary: "the command catalogue", Role: auth.RoleGuest,
+			Args: []Arg{{Name: "command", Type: ArgString, Description: "describe only this command"}}, Handler: r.help},
+	}
+}
+
+func (r *Registry) ping(_ context.Context, req *Request) (string, any, error) {
+	return "pong", map[string]any{
+		"pong":        true,
+		"client_id":   req.Caller.ClientID,
+		"server_time": protocol.FormatTimestamp(r.deps.Clock()),
+	}, nil
+}
+
+func (r *Registry) status(context.Context, *Request) (string, any, error) {
+	return "ok", r.deps.Status(), nil
+}
+
+type pair struct {
+	Room    string `json:"room"`
+	Channel string `json:"channel"`
+}
+
+func (r *Registry) whoami(_ context.Context, req *Request) (string, any, error) {
+	subs := []pair{}
+	for _, t := range r.deps.Hub.Subscriptions(req.Caller.ClientID) {
+		subs = append(subs, pair{t.Room, t.Channel})
+	}
+	return "ok", map[string]any{
+		"client_id":     req.Caller.ClientID,
+		"subject":       req.Caller.Subject,
+		"tenant_id":     req.Caller.Tenant,
+		"role":          req.Caller.Role.String(),
+		"subscriptions": subs,
+	}, nil
+}
+
+// topic reads room and channel, accepting "room:channel" in room (split at
+// the first colon) when channel is absent.
+func (req *Request) topic() (bus.Topic, error) {
+	room, channel := req.String("room"), req.String("channel")
+	if !req.Has("channel") {
+		var ok bool
+		room, channel, ok = strings.Cut(room, ":")
+		if !ok {
+			return bus.Topic{}, protocol.ValidationError(`args.channel is required (or pass room as "room:channel")`)
+		}
+	}
+	var problems []string
+	if msg := protocol.CheckName(room); msg != "" {
+		problems = append(problems, "room "+msg)
+	}
+	if msg := protocol.CheckName(channel); msg != "" {
+		problems = append(problems, "channel "+msg)
+	}
+	if len(problems) > 0 {
+		return bus.Topic{}, protocol.ValidationError(problems...)
+	}
+	return bus.Topic{Tenant: req.Caller.Tenant, Room: room, Channel: channel}, nil
+}
+
+func (r *Registry) join(_ context.Context, req *Request) (string, any, error) {
+	t, err := req.topic()
+	if err != nil {
+		return "", nil, err
+	}
+	n, err := r.deps.Hub.Join(req.Caller.ClientID, t)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("joined %s:%s", t.Room, t.Channel),
+		map[string]any{"room": t.Room, "channel": t.Channel, "members": n}, nil
+}
+
+func (r *Registry) leave(_ context.Context, req *Request) (string, any, error) {
+	t, err := req.topic()
+	if err != nil {
+		return "", nil, err
+	}
+	n, err := r.deps.Hub.Leave(req.Caller.ClientID, t)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("left %s:%s", t.Room, t.Channel),
+		map[string]any{"room": t.Room, "channel": t.Channel, "members": n}, nil
+}
+
+func (r *Registry) listChannels(_ context.Context, req *Request) (string, any, error) {
+	room := req.String("room")
+	if req.Has("room") {
+		if msg := protocol.CheckName(room); msg != "" {
+			return "", nil, protocol.ValidationError("room " + msg)
+		}
+	}
+	channels := r.deps.Hub.Channels(req.Caller.Tenant, room)
+	if channels == nil {
+		channels = []bus.ChannelInfo{}
+	}
+	return fmt.Sprintf("%d channels", len(channels)), map[string]any{"channels": channels}, nil
+}
+
+func (r *Registry) channelInfo(ctx context.Context, req *Request) (string, any, error) {
+	t, err := req.topic()
+	if err != nil {
+		return "", nil, err
+	}
+	members := r.deps.Hub.Members(t)
+	data := map[string]any{
+		"room": t.Room, "channel": t.Channel,
+		"members": members, "member_count": len(members),
+	}
+	if r.deps.Store != nil {
+		n, err := r.deps.Store.Count(ctx, storeKey(t))
+		if err != nil {
+			return "", nil, storageError(err)
+		}
+		data["message_count"] = n
+	}
+	return "ok", data, nil
+}
+
+func (r *Registry) history(ctx context.Context, req *Request) (string, any, error) {
+	t, err := req.topic()
+	if err != nil {
+		return "", nil, err
+	}
+	if r.deps.Store == nil {
+		return "", nil, protocol.NewError(protocol.CodeFeatureDisabled,
+			"history is off: persistence is disabled (ARQONBUS_ENABLE_PERSISTENCE=false)")
+	}
+	q := store.Query{Limit: int(req.Int("limit", DefaultHistoryLimit))}
+	var problems []string
+	if q.Limit < 1 || q.Limit > store.MaxHistoryLimit {
+		problems = append(problems, fmt.Sprintf("args.limit must be 1-%d", store.MaxHistoryLimit))
+	}
+	if req.Has("since") {
+		if err := parseBound(req.String("since"), &q.SinceID, &q.SinceTime); err != nil {
+			problems = append(problems, "args.since "+err.Error())
+		}
+	}
+	if req.Has("before") {
+		if err := parseBound(req.String("before"), &q.BeforeID, &q.BeforeTime); err != nil {
+			problems = append(problems, "args.before "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return "", nil, protocol.ValidationError(problems...)
+	}
+	page, err := r.deps.Store.History(ctx, storeKey(t), q)
+	if err != nil {
+		return "", nil, storageError(err)
+	}
+	msgs := make([]json.RawMessage, len(page.Messages))
+	for i := range page.Messages {
+		msgs[i] = protocol.Encode(&page.Messages[i])
+	}
+	return fmt.Sprintf("%d messages", len(msgs)), map[string]any{
+		"room": t.Room, "channel": t.Channel, "messages": msgs, "complete": page.Complete,
+	}, nil
+}
+
+// parseBound reads a history bound: an RFC 3339 time, else a message id.
+func parseBound(s string, id *string, at *time.Time) error {
+	if t, err := protocol.ParseTimestamp(s); err == nil {
+		*at = t
+		return nil
+	}
+	if protocol.ValidID(s) {
+		*id = s
+		return nil
+	}
+	return errors.New("must be a message id or an RFC 3339 time")
+}
+
+func (r *Registry) help(_ context.Context, req *Request) (string, any, error) {
+	type entry struct {
+		Name    string `json:"name"`
+		Summary string `json:"summary"`
+		Role    string `json:"role"`
+		Args    []Arg  `json:"args"`
+	}
+	var out []entry
+	want := req.String("command")
+	for _, c := range r.Catalogue() {
+		if want != "" && c.Name != want {
+			continue
+		}
+		args := c.Args
+		if args == nil {
+			args = []Arg{}
+		}
+		out = append(out, entry{c.Name, c.Summary, c.Role.String(), args})
+	}
+	if want != "" && len(out) == 0 {
+		return "", nil, protocol.NewError(protocol.CodeUnknownCommand, fmt.Sprintf("unknown command %q", clip(want)))
+	}
+	return fmt.Sprintf("%d commands", len(out)), map[string]any{"commands": out}, nil
+}
+
+func storeKey(t bus.Topic) store.Key {
+	return store.Key{Tenant: t.Tenant, Room: t.Room, Channel: t.Channel}
+}
+
+func storageError(err error) error {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrClosed) {
+		return protocol.NewError(protocol.CodeStorageUnavailable, "storage is unavailable")
+	}
+	return err
+}

@@ -1,0 +1,283 @@
+// Package command holds the built-in commands: a table from name to handler
+// with its arguments and minimum role. Every command envelope gets exactly
+// one reply from Handle.
+//
+// Concurrency: a Registry is read-only after New and safe for concurrent use.
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/protocol"
+	"github.com/arqonbus/arqonbus/internal/store"
+)
+
+// Caller is the client issuing a command.
+type Caller struct {
+	ClientID string
+	Subject  string
+	Tenant   string
+	Role     auth.Role
+}
+
+// Request is one command invocation with its parsed arguments.
+type Request struct {
+	Caller Caller
+	Env    *protocol.Envelope
+	args   map[string]json.RawMessage
+	spec   *Command
+}
+
+// Handler runs a command. It returns the reply's message and data, or an
+// error (a *protocol.Error, or anything else, which becomes INTERNAL_ERROR).
+type Handler func(ctx context.Context, r *Request) (message string, data any, err error)
+
+// ArgType is the JSON type of an argument.
+type ArgType string
+
+// Argument types.
+const (
+	ArgString  ArgType = "string"
+	ArgInteger ArgType = "integer"
+)
+
+// Arg describes one command argument.
+type Arg struct {
+	Name        string  `json:"name"`
+	Type        ArgType `json:"type"`
+	Required    bool    `json:"required"`
+	Description string  `json:"description"`
+}
+
+// Command is one entry of the catalogue.
+type Command struct {
+	Name    string    `json:"name"`
+	Summary string    `json:"summary"`
+	Role    auth.Role `json:"-"`
+	Args    []Arg     `json:"args"`
+	Handler Handler   `json:"-"`
+}
+
+// Status is the server snapshot shown by the status command and GET /status.
+type Status struct {
+	Service       string       `json:"service"`
+	Version       string       `json:"version"`
+	Profile       string       `json:"profile"`
+	UptimeSeconds float64      `json:"uptime_seconds"`
+	Connections   int          `json:"connections"`
+	Rooms         int          `json:"rooms"`
+	Channels      int          `json:"channels"`
+	Storage       store.Health `json:"storage"`
+	Persistence   bool         `json:"persistence"`
+	Draining      bool         `json:"draining"`
+}
+
+// Deps are what the built-in commands read.
+type Deps struct {
+	Hub *bus.Hub
+	// Store is nil when persistence is off.
+	Store store.Store
+	// Status returns the current server snapshot.
+	Status func() Status
+	// PrototypeLanesOpen says whether experimental lanes may be used.
+	PrototypeLanesOpen bool
+	Clock              func() time.Time
+	Logger             *slog.Logger
+	// Observe, when set, is told each command's name (or "unknown") and
+	// status ("success" or an error code).
+	Observe func(command, status string)
+}
+
+// Registry is the command table.
+type Registry struct {
+	deps Deps
+	cmds map[string]*Command
+}
+
+// New returns the registry of built-in commands.
+func New(d Deps) *Registry {
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{deps: d, cmds: make(map[string]*Command)}
+	for _, c := range r.builtins() {
+		r.cmds[c.Name] = c
+	}
+	return r
+}
+
+// Catalogue returns the commands sorted by name.
+func (r *Registry) Catalogue() []*Command {
+	out := make([]*Command, 0, len(r.cmds))
+	for _, c := range r.cmds {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Command) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Handle runs the command in env for caller and returns its one reply.
+func (r *Registry) Handle(ctx context.Context, caller Caller, env *protocol.Envelope) *protocol.Envelope {
+	name, msg, data, err := r.run(ctx, caller, env)
+	now := r.deps.Clock()
+	if err != nil {
+		we := protocol.AsWire(err)
+		if we.Code == protocol.CodeInternal {
+			r.deps.Logger.Error("command failed", "client_id", caller.ClientID, "op", "command",
+				"command", name, "err", err)
+		}
+		r.observe(name, string(we.Code))
+		return protocol.CommandError(env.ID, we, now)
+	}
+	r.observe(name, protocol.StatusSuccess)
+	return protocol.CommandReply(env.ID, msg, data, now)
+}
+
+func (r *Registry) observe(name, status string) {
+	if r.deps.Observe != nil {
+		r.deps.Observe(name, status)
+	}
+}
+
+func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelope) (string, string, any, error) {
+	c, ok := r.cmds[env.Command]
+	if !ok {
+		if isPrototypeLane(env.Command) {
+			return "prototype", "", nil, r.prototypeError(env.Command)
+		}
+		return "unknown", "", nil, protocol.NewError(protocol.CodeUnknownCommand,
+			fmt.Sprintf("unknown command %q; send help for the list", clip(env.Command)))
+	}
+	if caller.Role < c.Role {
+		return c.Name, "", nil, protocol.NewError(protocol.CodeAuthorization,
+			fmt.Sprintf("%s needs role %s, this client has %s", c.Name, c.Role, caller.Role))
+	}
+	req := &Request{Caller: caller, Env: env, spec: c}
+	if err := req.parseArgs(); err != nil {
+		return c.Name, "", nil, err
+	}
+	msg, data, err := c.Handler(ctx, req)
+	return c.Name, msg, data, err
+}
+
+// isPrototypeLane matches the experimental work lanes of a later version.
+func isPrototypeLane(name string) bool {
+	return strings.HasPrefix(name, "op.cron.") || strings.HasPrefix(name, "op.store.") || name == protocol.TypeOperatorJoin
+}
+
+func (r *Registry) prototypeError(name string) error {
+	if !r.deps.PrototypeLanesOpen {
+		return protocol.NewError(protocol.CodeFeatureDisabled,
+			fmt.Sprintf("%s is a prototype lane; prototype lanes are closed in this profile", clip(name)))
+	}
+	return protocol.NewError(protocol.CodeFeatureDisabled,
+		fmt.Sprintf("%s is a prototype lane not available in this version", clip(name)))
+}
+
+// PrototypeError is the answer to an operator.join envelope.
+func (r *Registry) PrototypeError() *protocol.Error {
+	return protocol.AsWire(r.prototypeError(protocol.TypeOperatorJoin))
+}
+
+// parseArgs checks env.Args against the command's argument list: unknown
+// arguments, wrong types and missing required ones are all reported at once.
+func (r *Request) parseArgs() error {
+	r.args = map[string]json.RawMessage{}
+	if len(r.Env.Args) > 0 {
+		if err := json.Unmarshal(r.Env.Args, &r.args); err != nil {
+			return protocol.ValidationError("args must be a JSON object")
+		}
+	}
+	var problems []string
+	known := make(map[string]bool, len(r.spec.Args))
+	for _, a := range r.spec.Args {
+		known[a.Name] = true
+		raw, ok := r.args[a.Name]
+		if !ok || string(raw) == "null" {
+			delete(r.args, a.Name)
+			if a.Required {
+				problems = append(problems, fmt.Sprintf("args.%s is required", a.Name))
+			}
+			continue
+		}
+		if !typeMatches(a.Type, raw) {
+			problems = append(problems, fmt.Sprintf("args.%s must be a %s", a.Name, a.Type))
+		}
+	}
+	names := make([]string, 0, len(r.args))
+	for name := range r.args {
+		if !known[name] {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		problems = append(problems, fmt.Sprintf("unknown argument %q for %s", clip(name), r.spec.Name))
+	}
+	if len(problems) > 0 {
+		return protocol.ValidationError(problems...)
+	}
+	return nil
+}
+
+func typeMatches(t ArgType, raw json.RawMessage) bool {
+	switch t {
+	case ArgString:
+		return len(raw) > 0 && raw[0] == '"'
+	case ArgInteger:
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return false
+		}
+		_, err := n.Int64()
+		return err == nil
+	}
+	return false
+}
+
+// String returns a string argument ("" when absent).
+func (r *Request) String(name string) string {
+	raw, ok := r.args[name]
+	if !ok {
+		return ""
+	}
+	var s string
+	_ = json.Unmarshal(raw, &s) // type checked in parseArgs
+	return s
+}
+
+// Int returns an integer argument, or def when absent.
+func (r *Request) Int(name string, def int64) int64 {
+	raw, ok := r.args[name]
+	if !ok {
+		return def
+	}
+	var n json.Number
+	_ = json.Unmarshal(raw, &n) // type checked in parseArgs
+	v, _ := n.Int64()
+	return v
+}
+
+// Has reports whether the argument was given.
+func (r *Request) Has(name string) bool {
+	_, ok := r.args[name]
+	return ok
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:64], "") + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
