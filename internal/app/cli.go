@@ -1,0 +1,164 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/store/redisstore"
+)
+
+// load reads and validates the configuration, printing every problem to
+// stderr one per line.
+// Load also validates; --help prints the flag reference.
+func load(env Env, args []string) (*config.Config, bool) {
+	cfg, err := config.LoadEnviron(env.Environ, args)
+	if errors.Is(err, flag.ErrHelp) {
+		config.Usage(env.Stdout)
+		return nil, false
+	}
+	if err != nil {
+		printProblems(env.Stderr, "configuration", err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func printProblems(w io.Writer, what string, err error) {
+	var probs *config.Problems
+	lines := []string{err.Error()}
+	if errors.As(err, &probs) {
+		lines = *probs
+	}
+	fmt.Fprintf(w, "arqonbus: %s refused (%d problem(s)):\n", what, len(lines))
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
+
+// runPreflight runs the startup checks. Strict checks apply in staging and
+// prod; the checks that guard against a broken start (strict storage without
+// Redis, auth without a usable key) apply everywhere.
+func runPreflight(ctx context.Context, env Env, cfg *config.Config, log *slog.Logger) bool {
+	warnings, err := config.Preflight(ctx, cfg, config.PreflightDeps{PingRedis: pingRedis, CheckAuth: checkAuth})
+	for _, w := range warnings {
+		log.Warn(w, "op", "preflight")
+	}
+	if err != nil {
+		printProblems(env.Stderr, "preflight", err)
+		return false
+	}
+	return true
+}
+
+// pingRedis answers the preflight's "does Redis answer PING in time".
+func pingRedis(ctx context.Context, url string, timeout time.Duration) error {
+	c, err := redisstore.NewClient(url, timeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// checkAuth loads the configured keys once, as the server will.
+func checkAuth(cfg *config.Config) error {
+	_, err := auth.NewVerifier(authOptions(cfg, time.Now))
+	return err
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.EffectiveLogFormat() == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, env Env, args []string) int {
+	cfg, ok := load(env, args)
+	if !ok {
+		return exitConfig
+	}
+	log := newLogger(cfg, env.Stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn(w, "op", "config")
+	}
+	RouteRedisLogs(log)
+	if !runPreflight(ctx, env, cfg, log) {
+		return exitConfig
+	}
+	srv, err := Start(ctx, cfg, Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "arqonbus: start: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(env.Stdout, "arqonbus listening on %s (ops on %s, profile %s, storage %s/%s)\n",
+		srv.Addr(), srv.HTTPAddr(), cfg.Environment, cfg.StorageBackend, cfg.StorageMode)
+	log.Info("serving", "addr", srv.Addr(), "http_addr", srv.HTTPAddr(), "profile", cfg.Environment,
+		"storage_backend", cfg.StorageBackend, "storage_mode", cfg.StorageMode, "auth", cfg.EnableAuth)
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		log.Info("signal received; shutting down", "signal", sig.String())
+	case err := <-srv.Errors():
+		log.Error("listener failed; shutting down", "err", err)
+	case <-ctx.Done():
+	}
+	done := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		done <- srv.Shutdown(sctx)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("shutdown finished with errors", "err", err)
+		}
+		return exitOK
+	case sig := <-sigs:
+		log.Error("second signal; exiting at once", "signal", sig.String())
+		return exitFailure
+	}
+}
+
+func preflight(ctx context.Context, env Env, args []string) int {
+	cfg, ok := load(env, args)
+	if !ok {
+		return exitConfig
+	}
+	if !runPreflight(ctx, env, cfg, newLogger(cfg, env.Stderr)) {
+		return exitConfig
+	}
+	fmt.Fprintf(env.Stdout, "preflight ok (profile %s, strict checks %v)\n", cfg.Environment, cfg.StrictPreflight())
+	return exitOK
+}
+
+func configPrint(env Env, args []string) int {
+	cfg, ok := load(env, args)
+	if !ok {
+		return exitConfig
+	}
+	if err := cfg.Print(env.Stdout); err != nil {
+		fmt.Fprintf(env.Stderr, "arqonbus config print: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}

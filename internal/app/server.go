@@ -1,0 +1,260 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/broker"
+	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/command"
+	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/metrics"
+	"github.com/arqonbus/arqonbus/internal/ops"
+	"github.com/arqonbus/arqonbus/internal/transport/ws"
+)
+
+// Options are the injected parts of a Server; zero values pick defaults.
+type Options struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Clock    func() time.Time
+}
+
+// Server is a running ArqonBus node.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	clock   func() time.Time
+	metrics *metrics.Metrics
+	store   *storage
+	hub     *bus.Hub
+	broker  broker.Broker
+	ws      *ws.Server
+	started time.Time
+
+	listeners []net.Listener
+	https     []*http.Server
+	serveWG   sync.WaitGroup
+	ready     atomic.Bool
+	draining  atomic.Bool
+	shutdown  sync.Once
+	errs      chan error
+}
+
+// Start builds every component from cfg (already loaded, validated and
+// preflighted), binds the listeners and serves in the background. The
+// caller stops it with Shutdown.
+func Start(ctx context.Context, cfg *config.Config, o Options) (s *Server, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	s = &Server{cfg: cfg, log: o.Logger, clock: o.Clock, metrics: metrics.New(o.Registry), errs: make(chan error, 2)}
+	v := versionInfo()
+	s.metrics.BuildInfo.WithLabelValues(v.Version, v.Commit, v.Go).Set(1)
+
+	var verifier ws.Verifier
+	if cfg.EnableAuth {
+		av, err := auth.NewVerifier(authOptions(cfg, o.Clock))
+		if err != nil {
+			return nil, err
+		}
+		verifier = av
+		for _, reason := range auth.Reasons() {
+			s.metrics.AuthFailures.WithLabelValues(reason) // dashboards show zeros, not gaps
+		}
+	}
+	if s.store, err = openStorage(ctx, cfg, s.log, s.metrics); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.store.close()
+		}
+	}()
+
+	s.hub = bus.NewHub(cfg.MaxSubscriptions)
+	s.hub.OnDeliver = func(delivered, refused int) {
+		if delivered > 0 {
+			s.metrics.MessagesDelivered.Add(float64(delivered))
+		}
+	}
+	if s.store.redis != nil {
+		// Nodes sharing a Redis share rooms: pub/sub fan-out between them.
+		s.broker = broker.NewRedis(broker.RedisOptions{
+			Client: s.store.redis, Local: s.hub, Timeout: cfg.RedisTimeout, Logger: s.log,
+			OnFailure: s.metrics.Fail,
+		})
+	} else {
+		s.broker = broker.NewMemory(s.hub)
+	}
+	publisher := bus.NewPublisher(bus.PublisherOptions{
+		Hub: s.hub, Broker: s.broker, Store: s.store.persist(), RequireMembership: cfg.RequireMembership,
+		Clock: o.Clock, Logger: s.log,
+		ObserveDuration: func(d time.Duration) { s.metrics.PublishDuration.Observe(d.Seconds()) },
+	})
+	commands := command.New(command.Deps{
+		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
+		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), Clock: o.Clock, Logger: s.log,
+		Observe: func(name, status string) { s.metrics.Commands.WithLabelValues(name, status).Inc() },
+	})
+	s.ws = ws.NewServer(ws.Options{
+		Hub: s.hub, Presence: s.broker, Publisher: publisher, Commands: commands, Verifier: verifier,
+		AllowQueryToken: cfg.AuthAllowQueryToken, AllowedOrigins: cfg.AllowedOrigins,
+		MaxConnections: cfg.MaxConnections, MaxMessageSize: cfg.MaxMessageSize, MaxJSONDepth: cfg.MaxJSONDepth,
+		SendQueueBytes: cfg.SendQueueBytes, MaxViolations: cfg.MaxViolations,
+		RateLimit: cfg.RateLimitPerSecond, RateBurst: cfg.RateLimitBurst, RateLimitGrace: cfg.RateLimitGrace,
+		PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout, WriteTimeout: cfg.WriteTimeout,
+		Metrics: s.metrics, Logger: s.log, Clock: o.Clock,
+	})
+	if err = s.listen(); err != nil {
+		return nil, err
+	}
+	s.started = o.Clock()
+	s.ready.Store(true)
+	return s, nil
+}
+
+func authOptions(cfg *config.Config, clock func() time.Time) auth.Options {
+	return auth.Options{
+		Secret: cfg.AuthJWTSecret, PublicKeyFile: cfg.AuthJWTPublicKeyFile, JWKSFile: cfg.AuthJWKSFile,
+		Algorithms: cfg.AuthJWTAlgorithms, Leeway: cfg.AuthLeeway, Issuer: cfg.AuthIssuer,
+		Audience: cfg.AuthAudience, RequireTenant: cfg.AuthRequireTenant, Clock: clock,
+	}
+}
+
+// listen binds the WebSocket port (shared with ops unless HTTPPort is set).
+func (s *Server) listen() error {
+	cfg := s.cfg
+	opsOpts := ops.Options{Status: s.Status, Readiness: s.readiness, Version: versionInfo(), Metrics: s.metrics}
+	var handlers []http.Handler
+	addrs := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}
+	if cfg.HTTPPort == 0 {
+		opsOpts.WebSocket = s.ws
+		handlers = append(handlers, ops.Handler(opsOpts))
+	} else {
+		handlers = append(handlers, wsOnly(s.ws), ops.Handler(opsOpts))
+		addrs = append(addrs, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort)))
+	}
+	for i, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, ln)
+		s.https = append(s.https, &http.Server{
+			Handler:           handlers[i],
+			ReadHeaderTimeout: cfg.HandshakeTimeout,
+			IdleTimeout:       60 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		})
+	}
+	for i := range s.https {
+		s.serveWG.Add(1)
+		go func(srv *http.Server, ln net.Listener) {
+			defer s.serveWG.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("listener failed", "op", "serve", "addr", ln.Addr().String(), "err", err)
+				s.metrics.Fail("serve")
+				s.errs <- err
+			}
+		}(s.https[i], s.listeners[i])
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+}
+
+// wsOnly serves WebSocket upgrades on / and /ws when ops have their own port.
+func wsOnly(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", h)
+	mux.Handle("GET /ws", h)
+	return mux
+}
+
+// Addr is the WebSocket listen address (host:port).
+func (s *Server) Addr() string { return s.listeners[0].Addr().String() }
+
+// HTTPAddr is the ops endpoints' address.
+func (s *Server) HTTPAddr() string { return s.listeners[len(s.listeners)-1].Addr().String() }
+
+// Metrics returns the server's collectors.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Errors reports fatal listener errors.
+func (s *Server) Errors() <-chan error { return s.errs }
+
+// Status is the snapshot for the status command and GET /status.
+func (s *Server) Status() command.Status {
+	rooms, channels := s.hub.Stats()
+	return command.Status{
+		Service:       "arqonbus",
+		Version:       version,
+		Profile:       s.cfg.Environment,
+		UptimeSeconds: s.clock().Sub(s.started).Seconds(),
+		Connections:   s.ws.Connections(),
+		Rooms:         rooms,
+		Channels:      channels,
+		Storage:       s.store.health(),
+		Persistence:   s.cfg.EnablePersistence,
+		Draining:      s.draining.Load(),
+	}
+}
+
+func (s *Server) readiness() ops.Readiness {
+	h := s.store.health()
+	return ops.Readiness{
+		Ready:    s.ready.Load() && !s.draining.Load() && h.Usable(),
+		Storage:  h.State,
+		Draining: s.draining.Load(),
+	}
+}
+
+// Shutdown drains the node (SPEC §10): not ready, stop accepting, close every
+// client with 1001 after its queued frames (bounded by ctx), close storage.
+// It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdown.Do(func() {
+		s.draining.Store(true)
+		s.log.Info("draining", "connections", s.ws.Connections())
+		for _, srv := range s.https {
+			// Stops the listeners; hijacked WebSocket connections are not
+			// the http.Server's to wait for.
+			if e := srv.Shutdown(ctx); e != nil {
+				err = errors.Join(err, e)
+			}
+		}
+		if e := s.ws.Shutdown(ctx); e != nil {
+			err = errors.Join(err, fmt.Errorf("drain connections: %w", e))
+		}
+		s.serveWG.Wait()
+		if e := s.broker.Close(); e != nil {
+			err = errors.Join(err, e)
+		}
+		if e := s.store.close(); e != nil {
+			err = errors.Join(err, fmt.Errorf("close storage: %w", e))
+		}
+		s.log.Info("stopped")
+	})
+	return err
+}

@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/metrics"
+	"github.com/arqonbus/arqonbus/internal/store"
+	"github.com/arqonbus/arqonbus/internal/store/memstore"
+	"github.com/arqonbus/arqonbus/internal/store/redisstore"
+)
+
+// storage owns the node's store (the mode policy over its backend) and, with
+// a Redis backend, the Redis client the broker shares.
+type storage struct {
+	policy *store.Policy         // nil when persistence is off
+	redis  redis.UniversalClient // nil with the memory backend
+	static store.Health          // health when persistence is off
+}
+
+func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*storage, error) {
+	st := &storage{static: store.Health{Backend: cfg.StorageBackend, Mode: cfg.StorageMode, State: store.StateOK}}
+	if cfg.StorageBackend == store.BackendRedis {
+		c, err := redisstore.NewClient(cfg.RedisURL, cfg.RedisTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("ARQONBUS_REDIS_URL: %w", err)
+		}
+		st.redis = c
+	}
+	if !cfg.EnablePersistence {
+		return st, nil
+	}
+	var primary store.Store = memstore.New(cfg.MaxHistorySize)
+	var fallback store.Store
+	if st.redis != nil {
+		rs, err := redisstore.New(redisstore.Options{
+			Client: st.redis, Timeout: cfg.RedisTimeout, MaxLen: int64(cfg.MaxHistorySize),
+			TTL: cfg.HistoryTTL, Logger: log, Metrics: m,
+		})
+		if err != nil {
+			_ = st.redis.Close()
+			return nil, fmt.Errorf("redis store: %w", err)
+		}
+		fallback, primary = primary, rs
+	}
+	st.policy = store.NewPolicy(store.PolicyOptions{
+		Mode: cfg.StorageMode, Backend: cfg.StorageBackend, Primary: primary, Fallback: fallback,
+		Logger: log, Metrics: m,
+	})
+	if err := st.policy.Start(ctx); err != nil {
+		_ = st.close()
+		return nil, fmt.Errorf("start storage: %w", err)
+	}
+	return st, nil
+}
+
+// persist returns the store messages go to, or nil when persistence is off.
+func (st *storage) persist() store.Store {
+	if st.policy == nil {
+		return nil
+	}
+	return st.policy
+}
+
+func (st *storage) health() store.Health {
+	if st.policy == nil {
+		return st.static
+	}
+	return st.policy.Health()
+}
+
+// close closes the policy (and with it both stores), then the Redis client.
+func (st *storage) close() error {
+	var err error
+	if st.policy != nil {
+		err = st.policy.Close()
+	}
+	if st.redis != nil {
+		if e := st.redis.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}

@@ -1,0 +1,89 @@
+// Package ops serves the HTTP operations endpoints (SPEC §8): liveness,
+// readiness, status, version and Prometheus metrics, and routes WebSocket
+// upgrades on / and /ws to the transport.
+//
+// Concurrency: the handler is safe for concurrent use; it only reads state
+// through the functions it is given.
+package ops
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/arqonbus/arqonbus/internal/command"
+	"github.com/arqonbus/arqonbus/internal/metrics"
+)
+
+// Readiness is the /readyz answer.
+type Readiness struct {
+	Ready    bool
+	Storage  string // store.StateOK, StateDegraded or StateDown
+	Draining bool
+}
+
+// VersionInfo is the /version answer.
+type VersionInfo struct {
+	Service  string `json:"service"`
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Go       string `json:"go"`
+	Protocol string `json:"protocol"`
+}
+
+// Options are what the endpoints read.
+type Options struct {
+	Status    func() command.Status
+	Readiness func() Readiness
+	Version   VersionInfo
+	Metrics   *metrics.Metrics
+	// WebSocket, when set, serves upgrades on / and /ws (shared port).
+	WebSocket http.Handler
+}
+
+// Handler returns the ops mux.
+func Handler(o Options) http.Handler {
+	mux := http.NewServeMux()
+	live := func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+	ready := func(w http.ResponseWriter, _ *http.Request) {
+		r := o.Readiness()
+		body := map[string]any{"status": "ready", "storage": r.Storage, "draining": r.Draining}
+		code := http.StatusOK
+		if !r.Ready {
+			body["status"] = "not_ready"
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, body)
+	}
+	status := func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, o.Status()) }
+	version := func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, o.Version) }
+	prom := promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: nil})
+
+	mux.HandleFunc("GET /livez", live)
+	mux.HandleFunc("GET /health", live)
+	mux.HandleFunc("GET /readyz", ready)
+	mux.HandleFunc("GET /ready", ready)
+	mux.HandleFunc("GET /status", status)
+	mux.HandleFunc("GET /version", version)
+	mux.Handle("GET /metrics", prom)
+	mux.Handle("GET /metrics/prometheus", prom)
+	if o.WebSocket != nil {
+		mux.Handle("GET /{$}", o.WebSocket)
+		mux.Handle("GET /ws", o.WebSocket)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not Found", "details": "no such endpoint: " + r.URL.Path})
+	})
+	return mux
+}
+
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,310 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/bus"
+)
+
+// closeGrace is how long the writer waits for the peer's close reply after
+// sending a close frame, and the write deadline for that frame.
+const closeGrace = time.Second
+
+// conn is one client connection. The reader runs in the HTTP handler's
+// goroutine and the writer in its own; only the writer writes to the socket
+// (gorilla's reader may write a protocol-error close frame itself, which is
+// one atomic write on the same socket).
+type conn struct {
+	srv   *Server
+	ws    *websocket.Conn
+	nc    net.Conn
+	id    string
+	ident auth.Identity
+
+	mu        sync.Mutex
+	queue     [][]byte // frames waiting for the writer, JSON bodies
+	spare     [][]byte
+	control   []byte // control frames (pong, close echo) to write first
+	queued    int    // bytes in queue
+	closing   bool   // no more frames accepted
+	closeCode int    // close frame to send once the queue is flushed; 0: none
+	closeText string
+
+	wake         chan struct{} // capacity 1: "the queue changed"
+	writerDone   chan struct{}
+	writerExited atomic.Bool
+
+	// Reader-goroutine state.
+	limiter     *rate.Limiter
+	overSince   time.Time // first refused frame of the current overage
+	lastRefused time.Time
+	violations  []time.Time
+}
+
+var _ bus.Subscriber = (*conn)(nil)
+
+func (c *conn) ID() string     { return c.id }
+func (c *conn) Tenant() string { return c.ident.Tenant }
+
+// Send enqueues a JSON frame body without blocking. On overflow the client is
+// a slow consumer: its queue is dropped and it is closed with 4008.
+func (c *conn) Send(frame []byte) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	if c.queued+len(frame) > c.srv.o.SendQueueBytes {
+		c.closing = true
+		c.closeCode, c.closeText = closeSlowConsumer, "send queue full"
+		c.queue, c.queued = nil, 0
+		c.mu.Unlock()
+		c.srv.slowConsumer(c)
+		// A writer blocked on this client's socket gives up soon.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.signal()
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.mu.Unlock()
+	c.signal()
+	return true
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// closeWith stops accepting frames and asks the writer to flush what is
+// queued, then send a close frame with code. The first call wins.
+func (c *conn) closeWith(code int, text string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing, c.closeCode, c.closeText = true, code, text
+	c.mu.Unlock()
+	c.signal()
+}
+
+// enqueueControl queues a control frame (pong, close echo) ahead of data.
+func (c *conn) enqueueControl(op byte, payload []byte) {
+	c.mu.Lock()
+	c.control = appendFrame(c.control, op, payload)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// writeLoop is the only writer of the socket. It drains the whole queue into
+// one buffer and writes it with one call, pings on schedule, and ends after
+// the close frame (or a write error).
+func (c *conn) writeLoop() {
+	defer func() {
+		// The reader must not wait for a peer that will hear nothing more.
+		c.writerExited.Store(true)
+		_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+		close(c.writerDone)
+	}()
+	ping := time.NewTicker(c.srv.o.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.wake:
+		case <-ping.C:
+			c.enqueueControl(opPing, nil)
+		}
+		c.mu.Lock()
+		batch, control := c.queue, c.control
+		c.queue, c.spare, c.control = c.spare[:0], nil, nil
+		c.queued = 0
+		closing, code, text := c.closing, c.closeCode, c.closeText
+		c.mu.Unlock()
+
+		if err := c.writeBatch(control, batch); err != nil {
+			c.srv.writeFailed(c, err)
+			return
+		}
+		clear(batch)
+		c.mu.Lock()
+		if c.spare == nil && cap(batch) <= 1024 {
+			c.spare = batch
+		}
+		c.mu.Unlock()
+		if closing {
+			if code != 0 {
+				_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+				_, _ = c.nc.Write(appendFrame(nil, opClose, closePayload(code, text)))
+			}
+			return
+		}
+	}
+}
+
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBatch keeps huge one-off batches out of the pool, bytes.
+const maxPooledBatch = 256 << 10
+
+func (c *conn) writeBatch(control []byte, batch [][]byte) error {
+	if len(control) == 0 && len(batch) == 0 {
+		return nil
+	}
+	bp := batchPool.Get().(*[]byte)
+	b := append((*bp)[:0], control...)
+	for _, f := range batch {
+		b = appendHeader(b, opText, len(f))
+		b = append(b, f...)
+	}
+	err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.o.WriteTimeout))
+	if err == nil {
+		_, err = c.nc.Write(b)
+	}
+	if cap(b) <= maxPooledBatch {
+		*bp = b[:0]
+		batchPool.Put(bp)
+	}
+	return err
+}
+
+// readLoop reads frames until the connection ends. It returns the reason.
+func (c *conn) readLoop(ctx context.Context) error {
+	o := &c.srv.o
+	alive := o.PingInterval + o.PongTimeout
+	extend := func() {
+		if !c.writerExited.Load() {
+			_ = c.ws.SetReadDeadline(time.Now().Add(alive))
+		}
+	}
+	extend()
+	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	c.ws.SetPingHandler(func(data string) error {
+		extend()
+		c.enqueueControl(opPong, []byte(data))
+		return nil
+	})
+	c.ws.SetCloseHandler(func(code int, text string) error {
+		// Echo the peer's close (RFC 6455 §5.5.1) after flushing the queue.
+		if code == websocket.CloseNoStatusReceived {
+			code = websocket.CloseNormalClosure
+		}
+		c.closeWith(code, "")
+		return nil
+	})
+	limit := int64(o.MaxMessageSize)
+	for {
+		mt, r, err := c.ws.NextReader()
+		if err != nil {
+			return err
+		}
+		extend()
+		data, err := readFrame(r, limit)
+		if errors.Is(err, errTooBig) {
+			c.srv.o.Metrics.MessagesDropped.WithLabelValues("too_big").Inc()
+			c.closeWith(closeTooBig, "frame larger than the limit")
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if mt == websocket.TextMessage && !utf8.Valid(data) {
+			c.srv.o.Metrics.MessagesDropped.WithLabelValues("invalid_utf8").Inc()
+			c.closeWith(closeInvalidPayload, "text frame is not valid UTF-8")
+			return errInvalidUTF8
+		}
+		ok, stop := c.admit(func() string { return peekID(data) })
+		if stop {
+			return errRateLimited
+		}
+		if ok && c.handle(ctx, data) {
+			return errPolicy
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+var (
+	errTooBig      = errors.New("frame too big")
+	errInvalidUTF8 = errors.New("invalid UTF-8 in text frame")
+	errRateLimited = errors.New("rate limit exceeded for too long")
+	errPolicy      = errors.New("too many protocol violations")
+)
+
+// readFrame reads a whole message of at most limit bytes into a fresh slice
+// (decoded envelopes keep pointing into it).
+func readFrame(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooBig
+	}
+	return data, nil
+}
+
+// admit applies the per-connection rate limit and reports whether the frame
+// may be handled. A frame over the limit gets a RATE_LIMIT_EXCEEDED error and
+// is dropped; a client over its limit for longer than the grace period is
+// closed with 4029 (stop is then true).
+func (c *conn) admit(env func() string) (ok, stop bool) {
+	if c.limiter == nil {
+		return true, false
+	}
+	now := c.srv.o.Clock()
+	grace := c.srv.o.RateLimitGrace
+	if c.limiter.AllowN(now, 1) {
+		// A client is back under its limit once it has gone a whole grace
+		// period without a refused frame; a token trickling back in between
+		// refusals does not reset the clock.
+		if !c.overSince.IsZero() && now.Sub(c.lastRefused) > grace {
+			c.overSince = time.Time{}
+		}
+		return true, false
+	}
+	if c.overSince.IsZero() {
+		c.overSince = now
+	}
+	c.lastRefused = now
+	if now.Sub(c.overSince) > grace {
+		c.srv.o.Metrics.MessagesDropped.WithLabelValues("rate_limited").Inc()
+		c.closeWith(closeRateLimited, "rate limit exceeded")
+		return false, true
+	}
+	c.srv.o.Metrics.MessagesDropped.WithLabelValues("rate_limited").Inc()
+	c.replyError(env(), errRateLimit)
+	return false, false
+}
+
+// violation records a protocol violation and reports whether the client has
+// now exceeded MaxViolations in one minute.
+func (c *conn) violation() bool {
+	now := c.srv.o.Clock()
+	max := c.srv.o.MaxViolations
+	if len(c.violations) == max {
+		if now.Sub(c.violations[0]) < time.Minute {
+			return true
+		}
+		copy(c.violations, c.violations[1:])
+		c.violations = c.violations[:max-1]
+	}
+	c.violations = append(c.violations, now)
+	return false
+}

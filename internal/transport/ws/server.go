@@ -1,0 +1,377 @@
+// Package ws is the WebSocket transport: the upgrade with its checks (drain,
+// connection cap, origin, authentication), then one reader and one writer
+// goroutine per connection. The writer owns the socket and writes everything
+// queued with one call; fan-out only ever enqueues into a byte-bounded queue.
+//
+// Concurrency: Server is safe for concurrent use. Shutdown stops new
+// connections first, then closes every connection with 1001 after its queued
+// frames are flushed, and waits for the connection goroutines.
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/command"
+	"github.com/arqonbus/arqonbus/internal/metrics"
+	"github.com/arqonbus/arqonbus/internal/protocol"
+)
+
+// Close codes used here (SPEC §2).
+const (
+	closeGoingAway      = protocol.CloseGoingAway
+	closeInvalidPayload = protocol.CloseInvalidPayload
+	closePolicy         = protocol.ClosePolicy
+	closeTooBig         = protocol.CloseTooBig
+	closeTokenExpired   = protocol.CloseTokenExpired
+	closeSlowConsumer   = protocol.CloseSlowConsumer
+	closeRateLimited    = protocol.CloseRateLimited
+)
+
+// Verifier checks a bearer token (auth.Verifier satisfies it).
+type Verifier interface {
+	Verify(token string) (auth.Identity, error)
+}
+
+// Presence is told about connections (the broker, for cross-node direct
+// messages). Its methods must not block.
+type Presence interface {
+	Connected(tenant, clientID string)
+	Disconnected(tenant, clientID string)
+}
+
+// Options configures a Server. Zero durations and sizes take SPEC defaults.
+type Options struct {
+	Hub       *bus.Hub
+	Presence  Presence // optional
+	Publisher *bus.Publisher
+	Commands  *command.Registry
+	// Verifier authenticates handshakes; nil turns authentication off and
+	// every client is an anonymous user.
+	Verifier        Verifier
+	AllowQueryToken bool
+	// AllowedOrigins lists browser origins; empty allows same-origin and
+	// non-browser clients only; "*" allows every origin.
+	AllowedOrigins []string
+
+	MaxConnections int
+	MaxMessageSize int // bytes
+	MaxJSONDepth   int
+	SendQueueBytes int // bytes
+	MaxViolations  int // per minute
+	RateLimit      int // frames per second; 0 disables
+	RateBurst      int
+	RateLimitGrace time.Duration
+	PingInterval   time.Duration
+	PongTimeout    time.Duration
+	WriteTimeout   time.Duration
+
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	Clock   func() time.Time
+}
+
+func (o *Options) defaults() {
+	setDefault(&o.MaxConnections, 10000)
+	setDefault(&o.MaxMessageSize, 1<<20)
+	setDefault(&o.MaxJSONDepth, protocol.DefaultLimits.MaxDepth)
+	setDefault(&o.SendQueueBytes, 1<<20)
+	setDefault(&o.MaxViolations, 20)
+	setDefault(&o.RateBurst, 2*o.RateLimit)
+	setDefault(&o.RateLimitGrace, 5*time.Second)
+	setDefault(&o.PingInterval, 20*time.Second)
+	setDefault(&o.PongTimeout, 10*time.Second)
+	setDefault(&o.WriteTimeout, 10*time.Second)
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Server upgrades HTTP requests to ArqonBus connections.
+type Server struct {
+	o        Options
+	limits   protocol.Limits
+	upgrader websocket.Upgrader
+
+	active   atomic.Int64
+	draining atomic.Bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	wg       sync.WaitGroup
+}
+
+// NewServer returns a transport server.
+func NewServer(o Options) *Server {
+	o.defaults()
+	s := &Server{
+		o:      o,
+		limits: protocol.Limits{MaxDepth: o.MaxJSONDepth},
+		conns:  make(map[*conn]struct{}),
+	}
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		// The writer bypasses gorilla's write path; a pool keeps an idle
+		// connection from holding a write buffer.
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before Upgrade
+		Error:           func(w http.ResponseWriter, r *http.Request, status int, reason error) { s.refuse(w, status, "Bad Request", reason.Error(), "handshake") },
+	}
+	return s
+}
+
+// Connections returns the number of open connections.
+func (s *Server) Connections() int { return int(s.active.Load()) }
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// ServeHTTP runs the handshake checks, upgrades, and then serves the
+// connection until it ends; the handler goroutine is the connection's reader.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		s.refuse(w, http.StatusUpgradeRequired, "Upgrade Required", "connect with a WebSocket client", "not_websocket")
+		return
+	}
+	if s.draining.Load() {
+		s.refuse(w, http.StatusServiceUnavailable, "Service Unavailable", "server is shutting down", "draining")
+		return
+	}
+	if !s.originAllowed(r) {
+		s.refuse(w, http.StatusForbidden, "Forbidden", "origin not allowed", "origin")
+		return
+	}
+	ident, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if s.active.Add(1) > int64(s.o.MaxConnections) {
+		s.active.Add(-1)
+		s.refuse(w, http.StatusServiceUnavailable, "Service Unavailable", "connection limit reached", "capacity")
+		return
+	}
+	defer s.active.Add(-1)
+	wsConn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered through refuse
+	}
+	c := s.newConn(wsConn, ident)
+	if !s.track(c) {
+		_ = wsConn.NetConn().Close()
+		return
+	}
+	defer s.wg.Done()
+	s.serve(r.Context(), c)
+}
+
+func (s *Server) newConn(wsConn *websocket.Conn, ident auth.Identity) *conn {
+	c := &conn{
+		srv:        s,
+		ws:         wsConn,
+		nc:         wsConn.NetConn(),
+		id:         protocol.NewClientID(),
+		ident:      ident,
+		wake:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+	}
+	if s.o.RateLimit > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(s.o.RateLimit), s.o.RateBurst)
+	}
+	return c
+}
+
+// track registers c unless shutdown has begun; goroutines cannot start once
+// Shutdown runs.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) serve(ctx context.Context, c *conn) {
+	m := s.o.Metrics
+	m.ConnectionsTotal.Inc()
+	m.ConnectionsActive.Inc()
+	c.Send(protocol.Encode(protocol.Welcome(c.id, s.o.Clock())))
+	s.o.Hub.Register(c)
+	if s.o.Presence != nil {
+		s.o.Presence.Connected(c.ident.Tenant, c.id)
+	}
+	log := s.o.Logger.With("client_id", c.id)
+	log.Debug("client connected", "subject", c.ident.Subject, "tenant", c.ident.Tenant)
+
+	var expiry *time.Timer
+	if !c.ident.ExpiresAt.IsZero() {
+		expiry = time.AfterFunc(c.ident.ExpiresAt.Sub(s.o.Clock()), func() {
+			c.closeWith(closeTokenExpired, "token expired")
+		})
+	}
+	go c.writeLoop()
+	err := c.readLoop(ctx)
+	if expiry != nil {
+		expiry.Stop()
+	}
+	c.closeWith(0, "")
+	<-c.writerDone
+	if initiatedByServer(err) {
+		c.drain()
+	}
+	_ = c.nc.Close()
+	s.o.Hub.Unregister(c.id)
+	if s.o.Presence != nil {
+		s.o.Presence.Disconnected(c.ident.Tenant, c.id)
+	}
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	m.ConnectionsActive.Dec()
+	log.Debug("client disconnected", "reason", err)
+}
+
+// initiatedByServer reports whether the read loop ended because the server
+// decided to close (the peer may still send its close reply).
+func initiatedByServer(err error) bool {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return false
+	}
+	var ne net.Error
+	return !errors.As(err, &ne) && !errors.Is(err, net.ErrClosed)
+}
+
+// drain reads and discards until the peer closes or the grace period ends,
+// so a close frame just sent is not lost to a TCP reset.
+func (c *conn) drain() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// Shutdown stops accepting connections, closes every connection with 1001
+// after its queued frames, and waits for them until ctx ends; then it cuts
+// the remaining sockets. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(closeGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// originAllowed applies ARQONBUS_ALLOWED_ORIGINS. Requests without an Origin
+// header come from non-browser clients and are allowed.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, allowed := range s.o.AllowedOrigins {
+		if allowed == "*" || strings.EqualFold(allowed, origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// authenticate returns the caller's identity, or answers 401/431 and returns
+// false. The precise reason is logged and counted, never sent.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
+	if s.o.Verifier == nil {
+		return auth.Identity{Role: auth.RoleUser}, true
+	}
+	token, err := auth.TokenFromRequest(r, s.o.AllowQueryToken)
+	if err == nil {
+		var ident auth.Identity
+		if ident, err = s.o.Verifier.Verify(token); err == nil {
+			return ident, true
+		}
+	}
+	reason := auth.ReasonOf(err)
+	s.o.Metrics.AuthFailures.WithLabelValues(reason).Inc()
+	s.o.Logger.Warn("handshake refused", "op", "auth", "reason", reason, "remote", r.RemoteAddr, "err", err)
+	switch {
+	case errors.Is(err, auth.ErrTokenTooLarge):
+		s.refuse(w, http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large", "Token too large", "auth")
+	case errors.Is(err, auth.ErrMissingToken):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="arqonbus"`)
+		s.refuse(w, http.StatusUnauthorized, "Unauthorized", "Missing bearer token", "auth")
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="arqonbus"`)
+		s.refuse(w, http.StatusUnauthorized, "Unauthorized", "Invalid token", "auth")
+	}
+	return auth.Identity{}, false
+}
+
+// refuse answers a handshake with a JSON error body and counts it.
+func (s *Server) refuse(w http.ResponseWriter, status int, title, details, reason string) {
+	s.o.Metrics.ConnectionsRejected.WithLabelValues(reason).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": title, "details": details})
+}
+
+func (s *Server) slowConsumer(c *conn) {
+	s.o.Metrics.SlowConsumerDisconnects.Inc()
+	s.o.Metrics.MessagesDropped.WithLabelValues("slow_consumer").Inc()
+	s.o.Logger.Warn("slow consumer disconnected", "client_id", c.id, "op", "enqueue",
+		"queue_bytes", s.o.SendQueueBytes)
+}
+
+func (s *Server) writeFailed(c *conn, err error) {
+	s.o.Metrics.Fail("socket_write")
+	s.o.Logger.Debug("socket write failed", "client_id", c.id, "op", "write", "err", err)
+}
