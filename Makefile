@@ -1,0 +1,107 @@
+# ArqonBus — every task a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       ?= bin
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+COUNT     ?= 1
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X github.com/arqonbus/arqonbus/internal/app.version=$(VERSION) \
+             -X github.com/arqonbus/arqonbus/internal/app.commit=$(COMMIT)
+ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+# Test environment written by `make testenv` (the Redis image tag to use).
+TESTENV   := build/testenv.sh
+WITH_ENV  := set -a; if [ -f $(TESTENV) ]; then . ./$(TESTENV); fi; set +a;
+GOTEST    := $(GO) test -race -count=$(COUNT)
+
+# Fuzz targets: package path and target name.
+FUZZ_TARGETS := \
+	./internal/protocol:FuzzDecode \
+	./internal/auth:FuzzVerify \
+	./internal/config:FuzzNormalizeProfile \
+	./internal/config:FuzzLoad \
+	./internal/store/redisstore:FuzzStreamKey
+
+.PHONY: help build run lint fmt vet actionlint test test-unit test-integration test-e2e \
+	test-regression test-adversarial test-all fuzz cover bench testenv clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## build arqonbus, arqon and arqonbench into ./bin
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+run: build ## serve on 127.0.0.1:9100 (dev profile, memory storage, no external services)
+	ARQONBUS_ENVIRONMENT=dev ARQONBUS_SERVER_HOST=127.0.0.1 ARQONBUS_SERVER_PORT=9100 \
+	ARQONBUS_STORAGE_BACKEND=memory ./$(BIN)/arqonbus serve
+
+lint: fmt vet actionlint ## gofmt check, go vet (all build tags), actionlint
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags integration,e2e ./...
+
+actionlint:
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
+
+testenv: ## prepare what the tests need (a Redis image or redis-server)
+	@mkdir -p build
+	@tag=$$(scripts/redis-image.sh | tail -n 1); \
+	{ echo "# written by make testenv"; \
+	  if [ -n "$$tag" ]; then echo "$$tag"; fi; \
+	  if [ -z "$${TESTCONTAINERS_RYUK_DISABLED:-}" ]; then echo "TESTCONTAINERS_RYUK_DISABLED=true"; fi; \
+	} > $(TESTENV); \
+	echo "testenv: $$(grep -v '^#' $(TESTENV) | tr '\n' ' ')"
+
+test: test-unit test-regression test-adversarial ## unit + regression + adversarial (no external services)
+
+test-unit: ## unit tier: every package's own tests and test/unit
+	$(WITH_ENV) $(GOTEST) ./cmd/... ./internal/... ./test/unit/...
+
+test-integration: ## integration tier against a real Redis
+	$(WITH_ENV) $(GOTEST) -tags integration ./test/integration/...
+
+test-e2e: ## e2e tier: the built binary, real clients, real Redis
+	$(WITH_ENV) $(GOTEST) -tags e2e ./test/e2e/...
+
+test-regression: ## regression tier: one named test per fixed defect
+	$(WITH_ENV) $(GOTEST) ./test/regression/...
+
+test-adversarial: ## adversarial tier: hostile clients, floods, properties
+	$(WITH_ENV) $(GOTEST) ./test/adversarial/...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10s)
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+test-all: lint testenv test-unit test-integration test-e2e test-regression test-adversarial fuzz ## everything CI runs
+	@echo "test-all: all tiers passed"
+
+cover: testenv ## coverage of unit + integration + e2e, merged into build/coverage.txt
+	@rm -rf build/cover && mkdir -p build/cover/unit build/cover/integration build/cover/e2e
+	$(WITH_ENV) $(GO) test -count=1 -cover -coverpkg=./internal/... ./internal/... ./test/unit/... -args -test.gocoverdir=$(CURDIR)/build/cover/unit
+	$(WITH_ENV) $(GO) test -count=1 -tags integration -cover -coverpkg=./internal/... ./test/integration/... -args -test.gocoverdir=$(CURDIR)/build/cover/integration
+	$(WITH_ENV) ARQONBUS_E2E_GOCOVERDIR=$(CURDIR)/build/cover/e2e $(GO) test -count=1 -tags e2e ./test/e2e/...
+	$(GO) tool covdata textfmt -i=build/cover/unit,build/cover/integration,build/cover/e2e -o build/coverage.txt
+	$(GO) tool cover -func=build/coverage.txt | tail -n 1
+
+bench: ## Go benchmarks (benchstat-friendly output in build/bench.txt)
+	@mkdir -p build
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(COUNT) \
+		./internal/protocol ./internal/bus ./internal/store/... ./internal/transport/... | tee build/bench.txt
+
+clean: ## remove build outputs
+	rm -rf $(BIN) build

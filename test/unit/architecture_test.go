@@ -1,0 +1,83 @@
+package unit
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/arqonbus/arqonbus/"
+
+// allowedImports lists, for each package of ours, the packages of ours it may
+// import (directly or not). Imports point down only: cmd → app →
+// {transport, ops} → {command, bus, auth, store, broker} → protocol, with
+// config and metrics as leaves. A package missing here may import nothing of
+// ours.
+var allowedImports = map[string][]string{
+	"cmd/arqonbus":              {"internal/app", "*"},
+	"cmd/arqon":                 {"internal/client", "internal/protocol"},
+	"cmd/arqonbench":            {"internal/client", "internal/protocol"},
+	"internal/app":              {"*"},
+	"internal/transport/ws":     {"internal/bus", "internal/command", "internal/auth", "internal/protocol", "internal/metrics", "internal/store", "internal/broker"},
+	"internal/ops":              {"internal/command", "internal/metrics", "internal/store", "internal/bus", "internal/auth", "internal/protocol", "internal/broker"},
+	"internal/command":          {"internal/bus", "internal/auth", "internal/store", "internal/protocol", "internal/broker", "internal/metrics"},
+	"internal/bus":              {"internal/broker", "internal/store", "internal/protocol", "internal/metrics"},
+	"internal/broker":           {"internal/protocol"},
+	"internal/auth":             {"internal/protocol"},
+	"internal/store":            {"internal/protocol", "internal/metrics"},
+	"internal/store/memstore":   {"internal/store", "internal/protocol", "internal/metrics"},
+	"internal/store/redisstore": {"internal/store", "internal/protocol", "internal/metrics"},
+	"internal/store/storetest":  {"internal/store", "internal/protocol", "internal/metrics"},
+	"internal/client":           {"internal/protocol"},
+	"internal/protocol":         {},
+	"internal/config":           {},
+	"internal/metrics":          {},
+}
+
+func TestImportsPointDownOnly(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,Deps", module+"...")
+	out, err := cmd.Output()
+	require.NoError(t, err, "go list")
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Deps       []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		rel := strings.TrimPrefix(p.ImportPath, module)
+		if strings.HasPrefix(rel, "test/") || rel == "internal/testutil" {
+			continue
+		}
+		allowed, known := allowedImports[rel]
+		require.True(t, known, "package %s is not in the architecture table; add it with its allowed imports", rel)
+		seen++
+		if len(allowed) > 0 && allowed[len(allowed)-1] == "*" {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if !strings.HasPrefix(dep, module) {
+				continue
+			}
+			d := strings.TrimPrefix(dep, module)
+			require.NotEqual(t, "internal/testutil", d, "%s imports the test helpers", rel)
+			ok := false
+			for _, a := range allowed {
+				if d == a {
+					ok = true
+				}
+			}
+			require.True(t, ok, "%s must not import %s (imports point down only; see docs/architecture.md)", rel, d)
+		}
+	}
+	require.Greater(t, seen, 10)
+}
