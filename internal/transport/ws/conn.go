@@ -1,12 +1,13 @@
 package ws
 
 import (
-	"context"
+	"bufio"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -21,29 +22,39 @@ import (
 // sending a close frame, and the write deadline for that frame.
 const closeGrace = time.Second
 
-// conn is one client connection. The reader runs in the HTTP handler's
-// goroutine and the writer in its own; only the writer writes to the socket
-// (gorilla's reader may write a protocol-error close frame itself, which is
-// one atomic write on the same socket).
+// writerLinger is how long an idle writer goroutine waits for more frames
+// before it exits; the next frame starts a new one. Idle connections thus
+// hold no writer goroutine (and no stack) at all.
+const writerLinger = time.Second
+
+// conn is one client connection. The reader has its own goroutine for the
+// connection's life; the writer runs while there is something to write. Only
+// the writer writes to the socket (gorilla's reader may write a
+// protocol-error close frame itself, which is one atomic write on the same
+// socket).
 type conn struct {
 	srv   *Server
 	ws    *websocket.Conn
 	nc    net.Conn
+	br    *bufio.Reader // gorilla's read buffer, to see whether bytes wait
 	id    string
 	ident auth.Identity
 
 	mu        sync.Mutex
 	queue     [][]byte // frames waiting for the writer, JSON bodies
 	spare     [][]byte
-	control   []byte // control frames (pong, close echo) to write first
+	control   []byte // control frames (ping, pong, close echo) to write first
 	queued    int    // bytes in queue
 	closing   bool   // no more frames accepted
 	closeCode int    // close frame to send once the queue is flushed; 0: none
 	closeText string
+	writing   bool // a writer goroutine is running
+	finished  bool // the writer is done for good: nothing more is written
 
 	wake         chan struct{} // capacity 1: "the queue changed"
-	writerDone   chan struct{}
+	writerDone   chan struct{} // closed when finished turns true
 	writerExited atomic.Bool
+	pinger       *time.Timer
 
 	// Reader-goroutine state.
 	limiter     *rate.Limiter
@@ -69,21 +80,31 @@ func (c *conn) Send(frame []byte) bool {
 		c.closing = true
 		c.closeCode, c.closeText = closeSlowConsumer, "send queue full"
 		c.queue, c.queued = nil, 0
+		c.kickLocked()
 		c.mu.Unlock()
 		c.srv.slowConsumer(c)
 		// A writer blocked on this client's socket gives up soon.
 		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
-		c.signal()
 		return false
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
+	c.kickLocked()
 	c.mu.Unlock()
-	c.signal()
 	return true
 }
 
-func (c *conn) signal() {
+// kickLocked makes sure a writer will look at the queue: it wakes the
+// running writer or starts one. c.mu is held.
+func (c *conn) kickLocked() {
+	if c.finished {
+		return
+	}
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -91,45 +112,69 @@ func (c *conn) signal() {
 }
 
 // closeWith stops accepting frames and asks the writer to flush what is
-// queued, then send a close frame with code. The first call wins.
+// queued, then send a close frame with code (none when code is 0). The
+// first call wins.
 func (c *conn) closeWith(code int, text string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return
 	}
 	c.closing, c.closeCode, c.closeText = true, code, text
-	c.mu.Unlock()
-	c.signal()
+	c.kickLocked()
 }
 
-// enqueueControl queues a control frame (pong, close echo) ahead of data.
+// enqueueControl queues a control frame (ping, pong, close echo) ahead of
+// data.
 func (c *conn) enqueueControl(op byte, payload []byte) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return
+	}
 	c.control = appendFrame(c.control, op, payload)
+	c.kickLocked()
+}
+
+// ping queues a keepalive ping and re-arms itself.
+func (c *conn) ping() {
+	c.enqueueControl(opPing, nil)
+	c.mu.Lock()
+	if !c.finished {
+		c.pinger.Reset(c.srv.o.PingInterval)
+	}
 	c.mu.Unlock()
-	c.signal()
 }
 
 // writeLoop is the only writer of the socket. It drains the whole queue into
-// one buffer and writes it with one call, pings on schedule, and ends after
-// the close frame (or a write error).
+// one buffer and writes it with one call, exits after writerLinger without
+// work, and finishes the connection's writing after the close frame (or a
+// write error).
 func (c *conn) writeLoop() {
-	defer func() {
-		// The reader must not wait for a peer that will hear nothing more.
-		c.writerExited.Store(true)
-		_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
-		close(c.writerDone)
-	}()
-	ping := time.NewTicker(c.srv.o.PingInterval)
-	defer ping.Stop()
+	var idle *time.Timer
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			c.enqueueControl(opPing, nil)
-		}
 		c.mu.Lock()
+		if len(c.queue) == 0 && len(c.control) == 0 && !c.closing {
+			c.mu.Unlock()
+			if idle == nil {
+				idle = time.NewTimer(writerLinger)
+			} else {
+				idle.Reset(writerLinger)
+			}
+			select {
+			case <-c.wake:
+				continue
+			case <-idle.C:
+			}
+			c.mu.Lock()
+			if len(c.queue) == 0 && len(c.control) == 0 && !c.closing {
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			continue
+		}
 		batch, control := c.queue, c.control
 		c.queue, c.spare, c.control = c.spare[:0], nil, nil
 		c.queued = 0
@@ -138,6 +183,7 @@ func (c *conn) writeLoop() {
 
 		if err := c.writeBatch(control, batch); err != nil {
 			c.srv.writeFailed(c, err)
+			c.finish()
 			return
 		}
 		clear(batch)
@@ -151,9 +197,22 @@ func (c *conn) writeLoop() {
 				_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
 				_, _ = c.nc.Write(appendFrame(nil, opClose, closePayload(code, text)))
 			}
+			c.finish()
 			return
 		}
 	}
+}
+
+// finish ends the connection's writing for good and tells the reader not to
+// wait for a peer that will hear nothing more.
+func (c *conn) finish() {
+	c.mu.Lock()
+	c.finished, c.closing, c.writing = true, true, false
+	c.queue, c.spare, c.control, c.queued = nil, nil, nil, 0
+	c.mu.Unlock()
+	c.writerExited.Store(true)
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	close(c.writerDone)
 }
 
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -183,7 +242,7 @@ func (c *conn) writeBatch(control []byte, batch [][]byte) error {
 }
 
 // readLoop reads frames until the connection ends. It returns the reason.
-func (c *conn) readLoop(ctx context.Context) error {
+func (c *conn) readLoop() error {
 	o := &c.srv.o
 	alive := o.PingInterval + o.PongTimeout
 	extend := func() {
@@ -207,7 +266,16 @@ func (c *conn) readLoop(ctx context.Context) error {
 		return nil
 	})
 	limit := int64(o.MaxMessageSize)
+	var raw syscall.RawConn
+	if sc, ok := c.nc.(syscall.Conn); ok && c.br != nil {
+		raw, _ = sc.SyscallConn()
+	}
 	for {
+		if raw != nil && c.br.Buffered() == 0 {
+			if err := waitReadable(raw); err != nil {
+				return err
+			}
+		}
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
 			return err
@@ -231,11 +299,8 @@ func (c *conn) readLoop(ctx context.Context) error {
 		if stop {
 			return errRateLimited
 		}
-		if ok && c.handle(ctx, data) {
+		if ok && c.handle(data) {
 			return errPolicy
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
 		}
 	}
 }

@@ -22,7 +22,8 @@ var (
 
 // handle processes one frame and sends its one reply. It reports whether the
 // connection must close (too many violations).
-func (c *conn) handle(ctx context.Context, data []byte) (stop bool) {
+func (c *conn) handle(data []byte) (stop bool) {
+	ctx := context.Background() // every store and broker call bounds itself
 	m := c.srv.o.Metrics
 	defer func() {
 		if p := recover(); p != nil {

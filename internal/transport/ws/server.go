@@ -9,6 +9,7 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,12 +137,16 @@ func NewServer(o Options) *Server {
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
+		// 0: gorilla reads through the bufio.Reader handed out by Hijack,
+		// which hijackCapture makes a small one the connection can watch.
+		ReadBufferSize: 0,
 		// The writer bypasses gorilla's write path; a pool keeps an idle
 		// connection from holding a write buffer.
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before Upgrade
-		Error:           func(w http.ResponseWriter, r *http.Request, status int, reason error) { s.refuse(w, status, "Bad Request", reason.Error(), "handshake") },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			s.refuse(w, status, "Bad Request", reason.Error(), "handshake")
+		},
 	}
 	return s
 }
@@ -152,8 +157,9 @@ func (s *Server) Connections() int { return int(s.active.Load()) }
 // Draining reports whether Shutdown has begun.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// ServeHTTP runs the handshake checks, upgrades, and then serves the
-// connection until it ends; the handler goroutine is the connection's reader.
+// ServeHTTP runs the handshake checks and upgrades; the connection is then
+// served by its own reader goroutine, so the HTTP server's per-request state
+// is released at once.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		s.refuse(w, http.StatusUpgradeRequired, "Upgrade Required", "connect with a WebSocket client", "not_websocket")
@@ -176,18 +182,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusServiceUnavailable, "Service Unavailable", "connection limit reached", "capacity")
 		return
 	}
-	defer s.active.Add(-1)
-	wsConn, err := s.upgrader.Upgrade(w, r, nil)
+	hc := &hijackCapture{ResponseWriter: w}
+	wsConn, err := s.upgrader.Upgrade(hc, r, nil)
 	if err != nil {
+		s.active.Add(-1)
 		return // the upgrader answered through refuse
 	}
 	c := s.newConn(wsConn, ident)
+	c.br = hc.br
 	if !s.track(c) {
+		s.active.Add(-1)
 		_ = wsConn.NetConn().Close()
 		return
 	}
-	defer s.wg.Done()
-	s.serve(r.Context(), c)
+	go func() {
+		defer s.wg.Done()
+		defer s.active.Add(-1)
+		s.serve(c)
+	}()
 }
 
 func (s *Server) newConn(wsConn *websocket.Conn, ident auth.Identity) *conn {
@@ -206,6 +218,34 @@ func (s *Server) newConn(wsConn *websocket.Conn, ident auth.Identity) *conn {
 	return c
 }
 
+// readBufferSize is each connection's read buffer, bytes. Larger frames are
+// read straight through it.
+const readBufferSize = 1024
+
+// hijackCapture hands gorilla a small read buffer of our own at the upgrade
+// and remembers it, so the reader can tell whether bytes are buffered before
+// it parks on the socket.
+type hijackCapture struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if brw.Reader.Buffered() == 0 { // gorilla refuses early data anyway
+		brw.Reader = bufio.NewReaderSize(nc, readBufferSize)
+	}
+	h.br = brw.Reader
+	return nc, brw, nil
+}
+
 // track registers c unless shutdown has begun; goroutines cannot start once
 // Shutdown runs.
 func (s *Server) track(c *conn) bool {
@@ -219,7 +259,7 @@ func (s *Server) track(c *conn) bool {
 	return true
 }
 
-func (s *Server) serve(ctx context.Context, c *conn) {
+func (s *Server) serve(c *conn) {
 	m := s.o.Metrics
 	m.ConnectionsTotal.Inc()
 	m.ConnectionsActive.Inc()
@@ -237,11 +277,14 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 			c.closeWith(closeTokenExpired, "token expired")
 		})
 	}
-	go c.writeLoop()
-	err := c.readLoop(ctx)
+	c.mu.Lock()
+	c.pinger = time.AfterFunc(s.o.PingInterval, c.ping)
+	c.mu.Unlock()
+	err := c.readLoop()
 	if expiry != nil {
 		expiry.Stop()
 	}
+	c.pinger.Stop()
 	c.closeWith(0, "")
 	<-c.writerDone
 	if initiatedByServer(err) {
