@@ -19,18 +19,20 @@ import (
 
 // load reads and validates the configuration, printing every problem to
 // stderr one per line.
-// Load also validates; --help prints the flag reference.
-func load(env Env, args []string) (*config.Config, bool) {
+// load reads and validates the configuration. When it returns no config,
+// the command ends with the returned status: 0 after --help printed the flag
+// reference, 2 after the problems were printed.
+func load(env Env, args []string) (*config.Config, int) {
 	cfg, err := config.LoadEnviron(env.Environ, args)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(env.Stdout)
-		return nil, false
+		return nil, exitOK
 	}
 	if err != nil {
 		printProblems(env.Stderr, "configuration", err)
-		return nil, false
+		return nil, exitConfig
 	}
-	return cfg, true
+	return cfg, exitOK
 }
 
 func printProblems(w io.Writer, what string, err error) {
@@ -89,9 +91,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, env Env, args []string) int {
-	cfg, ok := load(env, args)
-	if !ok {
-		return exitConfig
+	cfg, code := load(env, args)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, env.Stderr)
 	for _, w := range cfg.Warnings {
@@ -101,6 +103,11 @@ func serve(ctx context.Context, env Env, args []string) int {
 	if !runPreflight(ctx, env, cfg, log) {
 		return exitConfig
 	}
+	// Signals are caught before the first byte of output, so a SIGTERM sent
+	// the moment the node says it listens is a graceful stop, not a kill.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	srv, err := Start(ctx, cfg, Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "arqonbus: start: %v\n", err)
@@ -111,9 +118,6 @@ func serve(ctx context.Context, env Env, args []string) int {
 	log.Info("serving", "addr", srv.Addr(), "http_addr", srv.HTTPAddr(), "profile", cfg.Environment,
 		"storage_backend", cfg.StorageBackend, "storage_mode", cfg.StorageMode, "auth", cfg.EnableAuth)
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	select {
 	case sig := <-sigs:
 		log.Info("signal received; shutting down", "signal", sig.String())
@@ -140,9 +144,9 @@ func serve(ctx context.Context, env Env, args []string) int {
 }
 
 func preflight(ctx context.Context, env Env, args []string) int {
-	cfg, ok := load(env, args)
-	if !ok {
-		return exitConfig
+	cfg, code := load(env, args)
+	if cfg == nil {
+		return code
 	}
 	if !runPreflight(ctx, env, cfg, newLogger(cfg, env.Stderr)) {
 		return exitConfig
@@ -152,9 +156,9 @@ func preflight(ctx context.Context, env Env, args []string) int {
 }
 
 func configPrint(env Env, args []string) int {
-	cfg, ok := load(env, args)
-	if !ok {
-		return exitConfig
+	cfg, code := load(env, args)
+	if cfg == nil {
+		return code
 	}
 	if err := cfg.Print(env.Stdout); err != nil {
 		fmt.Fprintf(env.Stderr, "arqonbus config print: %v\n", err)

@@ -26,9 +26,9 @@ func token(env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "arqonbus token: %v\nusage: arqonbus token [--sub S] [--tenant T] [--role R] [--ttl D] [--alg A]\n", err)
 		return exitConfig
 	}
-	cfg, ok := load(env, nil)
-	if !ok {
-		return exitConfig
+	cfg, code := load(env, nil)
+	if cfg == nil {
+		return code
 	}
 	if cfg.AuthJWTSecret == "" {
 		fmt.Fprintln(env.Stderr, "arqonbus token: set ARQONBUS_AUTH_JWT_SECRET to mint a token")
@@ -56,9 +56,9 @@ func tokenCheck(env Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "usage: arqonbus token check <jwt>")
 		return exitConfig
 	}
-	cfg, ok := load(env, nil)
-	if !ok {
-		return exitConfig
+	cfg, code := load(env, nil)
+	if cfg == nil {
+		return code
 	}
 	v, err := auth.NewVerifier(authOptions(cfg, time.Now))
 	if err != nil {

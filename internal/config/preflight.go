@@ -65,7 +65,9 @@ func Preflight(ctx context.Context, c *Config, deps PreflightDeps) (warnings []s
 	if strict && !c.EnableAuth {
 		probs.add(fmt.Sprintf("%s must be true %s", varEnableAuth, where))
 	}
-	if c.EnableAuth && !bad[varAlgorithms] {
+	// The strict preflight checks the key even while auth is off, so one run
+	// names every variable to set.
+	if (c.EnableAuth || strict) && !bad[varAlgorithms] {
 		w, p := c.checkKeys(strict, where)
 		warnings = append(warnings, w...)
 		for _, text := range p {
@@ -154,7 +156,7 @@ func (c *Config) checkKeys(strict bool, where string) (warnings, problems []stri
 	case fileFailed:
 		// The unreadable file is the problem to fix.
 	case !secret && c.AuthJWTPublicKeyFile == "" && c.AuthJWKSFile == "":
-		problems = append(problems, fmt.Sprintf("%s, %s or %s must be set: auth is on and no key is configured, so no token could be verified",
+		problems = append(problems, fmt.Sprintf("%s, %s or %s must be set: no key is configured, so no token could be verified",
 			varSecret, varPublicKeyFile, varJWKSFile))
 	case !hmac:
 		problems = append(problems, fmt.Sprintf("%s or %s must be set: %s (%s) allows no HMAC algorithm, so %s cannot verify tokens",

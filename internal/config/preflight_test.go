@@ -47,7 +47,8 @@ func TestPreflightInProdCollectsEveryProblem(t *testing.T) {
 		"ARQONBUS_SERVER_PORT must be set explicitly in prod (flag --server-port)",
 		"ARQONBUS_STORAGE_MODE must be set explicitly in prod (flag --storage-mode)",
 		"ARQONBUS_ENABLE_AUTH must be true in prod",
-	}, asProblems(t, err))
+		"ARQONBUS_AUTH_JWT_SECRET, ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE or ARQONBUS_AUTH_JWKS_FILE must be set: no key is configured, so no token could be verified",
+	}, asProblems(t, err), "one run names every variable to set, the key included")
 }
 
 func TestPreflightStrictChecks(t *testing.T) {
@@ -189,7 +190,7 @@ func TestPreflightAuthFailsClosedInEveryProfile(t *testing.T) {
 		want []string // nil means no problem
 	}{
 		{"auth on without any key is refused", map[string]string{},
-			[]string{"ARQONBUS_AUTH_JWT_SECRET, ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE or ARQONBUS_AUTH_JWKS_FILE must be set: auth is on and no key is configured"}},
+			[]string{"ARQONBUS_AUTH_JWT_SECRET, ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE or ARQONBUS_AUTH_JWKS_FILE must be set: no key is configured"}},
 		{"a secret with HS256 is usable", map[string]string{"ARQONBUS_AUTH_JWT_SECRET": strongSecret}, nil},
 		{"a public key with RS256 is usable", map[string]string{"ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE": pub, "ARQONBUS_AUTH_JWT_ALGORITHMS": "RS256"}, nil},
 		{"a JWK set with ES256 is usable", map[string]string{"ARQONBUS_AUTH_JWKS_FILE": pub, "ARQONBUS_AUTH_JWT_ALGORITHMS": "ES256"}, nil},
