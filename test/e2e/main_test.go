@@ -1,0 +1,38 @@
+//go:build e2e
+
+// Package e2e tests the arqonbus binary from a user's point of view: it is
+// built once (testutil.Binary), started with a clean environment, flags and
+// signals, and driven through real WebSocket and HTTP clients. Nothing here
+// reaches into the server's packages.
+//
+// Files:
+//   - serve_test.go: a dev server routes messages, answers commands and
+//     serves the ops endpoints.
+//   - shutdown_test.go: SIGTERM drains, a second signal exits at once.
+//   - preflight_test.go: configuration and preflight failures exit 2 before
+//     binding; preflight, config print, flags over variables.
+//   - auth_test.go: JWT at the handshake, the token subcommand.
+//   - tenant_test.go: tenants never see each other's rooms or clients.
+//   - cli_test.go: version, help and subcommand mistakes.
+//
+// Storage against a real Redis (strict and degraded: unreachable at start,
+// stopped or paused while serving, /readyz and status following it) belongs
+// in redis_test.go: take a server from testutil.RedisWithFaults(t) (or the
+// shared testutil.Redis(t); TestMain below already calls RunMain) and start
+// the binary with devEnv plus ARQONBUS_STORAGE_BACKEND=redis,
+// ARQONBUS_STORAGE_MODE and ARQONBUS_REDIS_URL.
+//
+// Run with `make test-e2e` or
+// `go test -race -tags e2e -count=1 ./test/e2e/...`.
+package e2e
+
+import (
+	"testing"
+
+	"github.com/arqonbus/arqonbus/internal/testutil"
+)
+
+// TestMain fails the package when a goroutine of the test process leaks
+// (clients and HTTP connections must all be closed) and removes the shared
+// Redis, once there is one.
+func TestMain(m *testing.M) { testutil.RunMain(m) }
