@@ -80,7 +80,6 @@ func Handler(o Options) http.Handler {
 	return mux
 }
 
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
