@@ -8,6 +8,7 @@ BIN       ?= bin
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 COUNT     ?= 1
+COVER_MIN ?= 0
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/arqonbus/arqonbus/internal/app.version=$(VERSION) \
@@ -28,7 +29,7 @@ FUZZ_TARGETS := \
 	./internal/store/redisstore:FuzzStreamKey
 
 .PHONY: help build run lint fmt vet actionlint test test-unit test-integration test-e2e \
-	test-regression test-adversarial test-all fuzz cover bench testenv clean
+	test-regression test-adversarial test-all fuzz cover cover-check bench testenv clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -97,6 +98,11 @@ cover: testenv ## coverage of unit + integration + e2e, merged into build/covera
 	$(WITH_ENV) ARQONBUS_E2E_GOCOVERDIR=$(CURDIR)/build/cover/e2e $(GO) test -count=1 -tags e2e ./test/e2e/...
 	$(GO) tool covdata textfmt -i=build/cover/unit,build/cover/integration,build/cover/e2e -o build/coverage.txt
 	$(GO) tool cover -func=build/coverage.txt | tail -n 1
+
+cover-check: cover ## fail when total coverage is under COVER_MIN
+	@total=$$($(GO) tool cover -func=build/coverage.txt | awk '/^total:/ {sub("%","",$$3); print $$3}'); \
+	echo "coverage $$total% (minimum $(COVER_MIN)%)"; \
+	awk -v t="$$total" -v m="$(COVER_MIN)" 'BEGIN { exit (t+0 < m+0) }'
 
 bench: ## Go benchmarks (benchstat-friendly output in build/bench.txt)
 	@mkdir -p build
