@@ -108,7 +108,10 @@ func (d *decoder) field(name string, raw json.RawMessage) {
 	case "timestamp":
 		if s, ok := d.str(name, raw); ok {
 			t, err := ParseTimestamp(s)
-			if err != nil {
+			switch {
+			case errors.Is(err, errTimestampRange):
+				d.problem("timestamp %q is outside %s", clip(s), timestampRange)
+			case err != nil:
 				d.problem("timestamp %q is not an RFC 3339 time", clip(s))
 			}
 			e.Timestamp = t
@@ -331,13 +334,31 @@ var timestampLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
-// ParseTimestamp reads an RFC 3339 time with Z, an offset, or no offset (UTC).
+// Timestamps must lie in the range every output and store can represent:
+// RFC 3339 has four-digit years, and stream ids count milliseconds since the
+// Unix epoch. The range also keeps Go's zero time (which means "absent") out
+// of client input.
+var (
+	minTimestamp = time.Unix(0, 0).UTC()
+	maxTimestamp = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+)
+
+const timestampRange = "1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z (UTC)"
+
+var errTimestampRange = errors.New("timestamp out of range")
+
+// ParseTimestamp reads an RFC 3339 time with Z, an offset, or no offset (UTC),
+// truncated to microseconds, within 1970..9999 UTC.
 func ParseTimestamp(s string) (time.Time, error) {
 	var err error
 	for _, layout := range timestampLayouts {
 		var t time.Time
 		if t, err = time.Parse(layout, s); err == nil {
-			return t.UTC().Truncate(time.Microsecond), nil
+			t = t.UTC().Truncate(time.Microsecond)
+			if t.Before(minTimestamp) || t.After(maxTimestamp) {
+				return time.Time{}, errTimestampRange
+			}
+			return t, nil
 		}
 	}
 	return time.Time{}, err
