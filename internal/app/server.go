@@ -108,7 +108,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (s *Server, err e
 	})
 	commands := command.New(command.Deps{
 		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
-		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), Clock: o.Clock, Logger: s.log,
+		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
 		Observe: func(name, status string) { s.metrics.Commands.WithLabelValues(name, status).Inc() },
 	})
 	s.ws = ws.NewServer(ws.Options{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,13 +193,31 @@ func (r *Registry) history(ctx context.Context, req *Request) (string, any, erro
 	if err != nil {
 		return "", nil, storageError(err)
 	}
-	msgs := make([]json.RawMessage, len(page.Messages))
-	for i := range page.Messages {
-		msgs[i] = protocol.Encode(&page.Messages[i])
-	}
+	msgs, truncated := r.fitReply(page.Messages)
 	return fmt.Sprintf("%d messages", len(msgs)), map[string]any{
 		"room": t.Room, "channel": t.Channel, "messages": msgs, "complete": page.Complete,
+		"truncated": truncated,
 	}, nil
+}
+
+// fitReply encodes the page, newest messages first, until the answer would
+// exceed MaxReplyBytes, and returns them oldest first. At least the newest
+// message is always kept. truncated says older messages were left out: the
+// client pages back with `before` set to the oldest id it got.
+func (r *Registry) fitReply(page []protocol.Envelope) (msgs []json.RawMessage, truncated bool) {
+	msgs = make([]json.RawMessage, 0, len(page))
+	total := 0
+	for i := len(page) - 1; i >= 0; i-- {
+		b := protocol.Encode(&page[i])
+		if r.deps.MaxReplyBytes > 0 && len(msgs) > 0 && total+len(b) > r.deps.MaxReplyBytes {
+			truncated = true
+			break
+		}
+		total += len(b)
+		msgs = append(msgs, b)
+	}
+	slices.Reverse(msgs)
+	return msgs, truncated
 }
 
 // parseBound reads a history bound: an RFC 3339 time, else a message id.

@@ -89,6 +89,9 @@ type Deps struct {
 	Status func() Status
 	// PrototypeLanesOpen says whether experimental lanes may be used.
 	PrototypeLanesOpen bool
+	// MaxReplyBytes bounds the messages one history answer carries (the
+	// client's send queue size); 0 means no bound.
+	MaxReplyBytes int
 	Clock              func() time.Time
 	Logger             *slog.Logger
 	// Observe, when set, is told each command's name (or "unknown") and

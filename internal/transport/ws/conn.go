@@ -49,7 +49,10 @@ type conn struct {
 	closeCode int    // close frame to send once the queue is flushed; 0: none
 	closeText string
 	writing   bool // a writer goroutine is running
-	finished  bool // the writer is done for good: nothing more is written
+	// pendingPong is the payload of the latest unanswered ping.
+	pendingPong []byte
+	hasPong     bool
+	finished    bool // the writer is done for good: nothing more is written
 
 	wake         chan struct{} // capacity 1: "the queue changed"
 	writerDone   chan struct{} // closed when finished turns true
@@ -69,14 +72,29 @@ func (c *conn) ID() string     { return c.id }
 func (c *conn) Tenant() string { return c.ident.Tenant }
 
 // Send enqueues a JSON frame body without blocking. On overflow the client is
-// a slow consumer: its queue is dropped and it is closed with 4008.
-func (c *conn) Send(frame []byte) bool {
+// a slow consumer: its queue is dropped and it is closed with 4008. An empty
+// queue always takes one frame, so a frame at the size limit (which grows a
+// little when the server stamps it) still reaches an idle client.
+func (c *conn) Send(frame []byte) bool { return c.enqueue(frame, false) }
+
+// sendReply enqueues the answer to the client's own request. It is accepted
+// as long as the queue was within its bound before it, so a large answer (a
+// history page) reaches a client that reads; memory stays bounded by the
+// queue limit plus one reply.
+func (c *conn) sendReply(frame []byte) bool { return c.enqueue(frame, true) }
+
+func (c *conn) enqueue(frame []byte, reply bool) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return false
 	}
-	if c.queued+len(frame) > c.srv.o.SendQueueBytes {
+	limit := c.srv.o.SendQueueBytes
+	over := c.queued > 0 && c.queued+len(frame) > limit
+	if reply {
+		over = c.queued > limit
+	}
+	if over {
 		c.closing = true
 		c.closeCode, c.closeText = closeSlowConsumer, "send queue full"
 		c.queue, c.queued = nil, 0
@@ -136,6 +154,20 @@ func (c *conn) enqueueControl(op byte, payload []byte) {
 	c.kickLocked()
 }
 
+// pong answers a peer's ping. Only the latest unanswered ping is answered
+// (RFC 6455 §5.5.3), so a ping flood from a client that never reads cannot
+// grow the server's memory.
+func (c *conn) pong(payload []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return
+	}
+	c.pendingPong = append(c.pendingPong[:0], payload...)
+	c.hasPong = true
+	c.kickLocked()
+}
+
 // ping queues a keepalive ping and re-arms itself.
 func (c *conn) ping() {
 	c.enqueueControl(opPing, nil)
@@ -154,7 +186,7 @@ func (c *conn) writeLoop() {
 	var idle *time.Timer
 	for {
 		c.mu.Lock()
-		if len(c.queue) == 0 && len(c.control) == 0 && !c.closing {
+		if len(c.queue) == 0 && len(c.control) == 0 && !c.hasPong && !c.closing {
 			c.mu.Unlock()
 			if idle == nil {
 				idle = time.NewTimer(writerLinger)
@@ -167,13 +199,17 @@ func (c *conn) writeLoop() {
 			case <-idle.C:
 			}
 			c.mu.Lock()
-			if len(c.queue) == 0 && len(c.control) == 0 && !c.closing {
+			if len(c.queue) == 0 && len(c.control) == 0 && !c.hasPong && !c.closing {
 				c.writing = false
 				c.mu.Unlock()
 				return
 			}
 			c.mu.Unlock()
 			continue
+		}
+		if c.hasPong {
+			c.control = appendFrame(c.control, opPong, c.pendingPong)
+			c.hasPong = false
 		}
 		batch, control := c.queue, c.control
 		c.queue, c.spare, c.control = c.spare[:0], nil, nil
@@ -250,11 +286,12 @@ func (c *conn) readLoop() error {
 			_ = c.ws.SetReadDeadline(time.Now().Add(alive))
 		}
 	}
+	// Only a pong proves the peer is alive (SPEC §2: no pong within the
+	// timeout closes the connection); data frames do not extend the deadline.
 	extend()
 	c.ws.SetPongHandler(func(string) error { extend(); return nil })
 	c.ws.SetPingHandler(func(data string) error {
-		extend()
-		c.enqueueControl(opPong, []byte(data))
+		c.pong([]byte(data))
 		return nil
 	})
 	c.ws.SetCloseHandler(func(code int, text string) error {
@@ -277,12 +314,13 @@ func (c *conn) readLoop() error {
 			}
 		}
 		mt, r, err := c.ws.NextReader()
-		if err != nil {
-			return err
+		var data []byte
+		if err == nil {
+			data, err = readFrame(r, limit)
 		}
-		extend()
-		data, err := readFrame(r, limit)
-		if errors.Is(err, errTooBig) {
+		// gorilla reports a frame length that overflows its counters as
+		// ErrReadLimit: that frame is too big as well.
+		if errors.Is(err, errTooBig) || errors.Is(err, websocket.ErrReadLimit) {
 			c.srv.o.Metrics.MessagesDropped.WithLabelValues("too_big").Inc()
 			c.closeWith(closeTooBig, "frame larger than the limit")
 			return err

@@ -105,7 +105,7 @@ func (c *conn) reply(env *protocol.Envelope) {
 	if env.ErrorCode != "" {
 		c.srv.o.Metrics.Errors.WithLabelValues(env.ErrorCode).Inc()
 	}
-	c.Send(protocol.Encode(env))
+	c.sendReply(protocol.Encode(env))
 }
 
 // replyError sends one error envelope. Internal errors are logged here; the
