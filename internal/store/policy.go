@@ -17,6 +17,7 @@ import (
 // Policy defaults.
 const (
 	DefaultProbeInterval    = 250 * time.Millisecond // first probe after a failure
+	DefaultHealthInterval   = time.Second            // pings of a healthy primary
 	DefaultMaxProbeInterval = 5 * time.Second        // backoff cap between probes
 )
 
@@ -47,6 +48,10 @@ type PolicyOptions struct {
 	// doubles up to MaxProbeInterval. Defaults DefaultProbeInterval and
 	// DefaultMaxProbeInterval.
 	ProbeInterval, MaxProbeInterval time.Duration
+	// HealthInterval is how often a healthy primary is pinged, so an idle
+	// node notices an outage (and /readyz tells) without waiting for a
+	// write to fail. Default DefaultHealthInterval.
+	HealthInterval time.Duration
 	// Clock stamps degraded periods. Default time.Now.
 	Clock func() time.Time
 }
@@ -75,6 +80,7 @@ type Policy struct {
 	ops               [opTotal][resultCount]prometheus.Counter
 	probeMin          time.Duration
 	probeMax          time.Duration
+	health            time.Duration
 	now               func() time.Time
 
 	state atomic.Int32 // a stateCode; written under mu
@@ -144,6 +150,7 @@ func NewPolicy(o PolicyOptions) *Policy {
 		m:        o.Metrics,
 		probeMin: o.ProbeInterval,
 		probeMax: o.MaxProbeInterval,
+		health:   o.HealthInterval,
 		now:      o.Clock,
 		kick:     make(chan struct{}, 1),
 	}
@@ -158,6 +165,9 @@ func NewPolicy(o PolicyOptions) *Policy {
 	}
 	if p.probeMin <= 0 {
 		p.probeMin = DefaultProbeInterval
+	}
+	if p.health <= 0 {
+		p.health = DefaultHealthInterval
 	}
 	if p.probeMax <= 0 {
 		p.probeMax = DefaultMaxProbeInterval
@@ -416,15 +426,23 @@ func (p *Policy) recover() {
 		"mode", p.mode, "backend", p.backend)
 }
 
-// probe pings the primary with exponential backoff whenever a failure woke
-// it, until the primary answers; then it sleeps until the next failure.
+// probe pings a healthy primary every health interval, and after a failure
+// pings it with exponential backoff until it answers.
 func (p *Policy) probe(ctx context.Context) {
 	defer p.wg.Done()
+	check := time.NewTicker(p.health)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
+		case <-check.C:
+			if stateCode(p.state.Load()) == stOK {
+				if err := p.ping(ctx); err != nil && errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+					p.fail(err, time.Time{})
+				}
+			}
 		}
 		delay := p.probeMin
 		for stateCode(p.state.Load()) != stOK {
