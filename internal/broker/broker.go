@@ -31,6 +31,8 @@ type Local interface {
 	Deliver(d *Delivery) int
 	// HasClient reports whether a client of tenant is connected here.
 	HasClient(tenant, clientID string) bool
+	// EachClient calls f for every client connected here.
+	EachClient(f func(tenant, clientID string))
 }
 
 // Broker publishes deliveries to all nodes.

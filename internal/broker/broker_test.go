@@ -36,6 +36,20 @@ func (f *fakeHub) HasClient(tenant, id string) bool {
 	return ok && t == tenant
 }
 
+func (f *fakeHub) EachClient(fn func(tenant, id string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, t := range f.clients {
+		fn(t, id)
+	}
+}
+
+func (f *fakeHub) add(tenant, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.clients[id] = tenant
+}
+
 func (f *fakeHub) deliveries() []Delivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,7 +88,8 @@ func newRedisPair(t *testing.T) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
 	for i := range brokers {
 		client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		hubs[i] = &fakeHub{clients: map[string]string{}}
-		brokers[i] = NewRedis(RedisOptions{Client: client, Local: hubs[i], Prefix: "test:", Timeout: time.Second})
+		brokers[i] = NewRedis(RedisOptions{Client: client, Local: hubs[i], Prefix: "test:", Timeout: time.Second,
+			Heartbeat: 50 * time.Millisecond})
 		t.Cleanup(func() {
 			_ = brokers[i].Close()
 			_ = client.Close()
@@ -98,7 +113,7 @@ func TestRedisBrokerDeliversOnceOnEveryNode(t *testing.T) {
 
 func TestRedisBrokerFindsClientsOnOtherLiveNodes(t *testing.T) {
 	_, hubs, brokers := newRedisPair(t)
-	hubs[1].clients["c2"] = "t"
+	hubs[1].add("t", "c2")
 	brokers[1].Connected("t", "c2")
 	eventually(t, func() bool {
 		ok, _ := brokers[0].HasClient(context.Background(), "t", "c2")
@@ -129,8 +144,24 @@ func TestRedisBrokerKeepsDeliveringLocallyWhenRedisFails(t *testing.T) {
 	mr.SetError("LOADING")
 	n, err := b.Publish(context.Background(), &Delivery{Room: "r", Channel: "c", Frame: []byte(`{}`)})
 	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	mu.Lock()
-	assert.Equal(t, 1, failures["broker_publish"], "the failure is counted, not swallowed")
-	mu.Unlock()
+	assert.Equal(t, 1, n, "local delivery does not wait for Redis")
+	eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failures["broker_publish"] == 1
+	}, "the failure is counted, not swallowed")
+}
+
+func TestPresenceIsAnnouncedAgainAfterRedisLosesItsData(t *testing.T) {
+	mr, hubs, brokers := newRedisPair(t)
+	hubs[1].add("t", "c2")
+	brokers[1].Connected("t", "c2")
+	reachable := func() bool {
+		ok, _ := brokers[0].HasClient(context.Background(), "t", "c2")
+		return ok
+	}
+	eventually(t, reachable, "presence visible")
+	mr.FlushAll() // a restart without persistence, or a failover
+	require.False(t, reachable())
+	eventually(t, reachable, "the heartbeat notices the lost node key and announces its clients again")
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,9 +32,12 @@ type Redis struct {
 	log       *slog.Logger
 	onFailure func(op string)
 	timeout   time.Duration
+	beat      time.Duration
 
 	sub      *redis.PubSub
+	outbox   chan []byte
 	presence chan presenceOp
+	failing  sync.Map // op → *atomic.Bool: a failure episode is under way
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	once     sync.Once
@@ -52,13 +56,20 @@ type RedisOptions struct {
 	Logger  *slog.Logger
 	// OnFailure is told about every swallowed Redis failure by operation.
 	OnFailure func(op string)
+	// Heartbeat is how often the node's liveness key is refreshed (default
+	// a third of its 15 s lifetime).
+	Heartbeat time.Duration
 }
 
 // presenceQueue bounds queued presence updates.
 const presenceQueue = 1 << 16
 
-// nodeTTL is how long a node's liveness key lives without a refresh.
-const nodeTTL = 30 * time.Second
+// outboxSize bounds messages waiting to be published to the other nodes.
+const outboxSize = 1 << 14
+
+// nodeTTL is how long a node's liveness key lives without a refresh; the
+// heartbeat refreshes it three times per TTL.
+const nodeTTL = 15 * time.Second
 
 // NewRedis subscribes to the cluster channel and starts the receive and
 // heartbeat goroutines; Close stops them.
@@ -75,19 +86,24 @@ func NewRedis(o RedisOptions) *Redis {
 	if o.OnFailure == nil {
 		o.OnFailure = func(string) {}
 	}
+	if o.Heartbeat <= 0 || o.Heartbeat > nodeTTL/3 {
+		o.Heartbeat = nodeTTL / 3
+	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Redis{
 		client: o.Client, local: o.Local, node: hex.EncodeToString(id[:]), prefix: o.Prefix,
-		log: o.Logger, onFailure: o.OnFailure, timeout: o.Timeout, cancel: cancel,
+		log: o.Logger, onFailure: o.OnFailure, timeout: o.Timeout, beat: o.Heartbeat, cancel: cancel,
 		presence: make(chan presenceOp, presenceQueue),
+		outbox:   make(chan []byte, outboxSize),
 	}
 	r.sub = r.client.Subscribe(ctx, r.channel())
-	r.wg.Add(3)
+	r.wg.Add(4)
 	go r.receive(ctx)
 	go r.heartbeat(ctx)
 	go r.writePresence(ctx)
+	go r.send(ctx)
 	return r
 }
 
@@ -114,16 +130,49 @@ type message struct {
 	Frame    json.RawMessage `json:"f"`
 }
 
-// Publish delivers d locally, then publishes it for the other nodes.
-func (r *Redis) Publish(ctx context.Context, d *Delivery) (int, error) {
+// Publish delivers d locally, then queues it for the other nodes. The
+// sender never waits on Redis: one goroutine publishes the queue in order
+// (pipelined), and a full queue drops the remote copy, counted and logged.
+func (r *Redis) Publish(_ context.Context, d *Delivery) (int, error) {
 	n := r.local.Deliver(d)
-	body := appendMessage(make([]byte, 0, len(d.Frame)+128), r.node, d)
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	if err := r.client.Publish(ctx, r.channel(), body).Err(); err != nil {
-		r.fail("broker_publish", err)
+	select {
+	case r.outbox <- appendMessage(make([]byte, 0, len(d.Frame)+128), r.node, d):
+	default:
+		r.fail("broker_publish", errors.New("outbox full; the other nodes miss this message"))
 	}
 	return n, nil
+}
+
+// send publishes queued messages in order, in pipelined batches.
+func (r *Redis) send(ctx context.Context) {
+	defer r.wg.Done()
+	batch := make([][]byte, 0, 128)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-r.outbox:
+			batch = append(batch[:0], m)
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-r.outbox:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		r.call(ctx, "broker_publish", func(ctx context.Context) error {
+			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, m := range batch {
+					p.Publish(ctx, r.channel(), m)
+				}
+				return nil
+			})
+			return err
+		})
+	}
 }
 
 func appendMessage(b []byte, node string, d *Delivery) []byte {
@@ -171,11 +220,19 @@ func (r *Redis) receive(ctx context.Context) {
 
 func (r *Redis) heartbeat(ctx context.Context) {
 	defer r.wg.Done()
-	t := time.NewTicker(nodeTTL / 3)
+	t := time.NewTicker(r.beat)
 	defer t.Stop()
 	for {
 		r.call(ctx, "broker_heartbeat", func(ctx context.Context) error {
-			return r.client.Set(ctx, r.nodeKey(r.node), "1", nodeTTL).Err()
+			err := r.client.SetArgs(ctx, r.nodeKey(r.node), "1", redis.SetArgs{TTL: nodeTTL, Get: true}).Err()
+			if errors.Is(err, redis.Nil) {
+				// The node key was missing: first beat, or Redis lost its
+				// data (restart without persistence, failover). Announce
+				// every local client again so other nodes can reach them.
+				r.local.EachClient(func(tenant, id string) { r.Connected(tenant, id) })
+				return nil
+			}
+			return err
 		})
 		select {
 		case <-ctx.Done():
@@ -273,14 +330,35 @@ func (r *Redis) HasClient(ctx context.Context, tenant, id string) (bool, error) 
 func (r *Redis) call(ctx context.Context, op string, f func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err := f(ctx)
+	switch {
+	case err == nil:
+		r.ok(op)
+	case !errors.Is(err, context.Canceled):
 		r.fail(op, err)
 	}
 }
 
+// fail counts every failure of op but logs only the first of an episode,
+// so an outage is one WARN line per operation, not one per message.
 func (r *Redis) fail(op string, err error) {
 	r.onFailure(op)
-	r.log.Warn("cluster broker failure; delivery continues on this node", "op", op, "err", err)
+	if r.episode(op).CompareAndSwap(false, true) {
+		r.log.Warn("cluster broker failing; delivery continues on this node (further failures are counted in arqonbus_failures_total)",
+			"op", op, "err", err)
+	}
+}
+
+// ok ends a failure episode of op.
+func (r *Redis) ok(op string) {
+	if r.episode(op).CompareAndSwap(true, false) {
+		r.log.Warn("cluster broker recovered", "op", op)
+	}
+}
+
+func (r *Redis) episode(op string) *atomic.Bool {
+	v, _ := r.failing.LoadOrStore(op, new(atomic.Bool))
+	return v.(*atomic.Bool)
 }
 
 // Close unsubscribes, removes this node's liveness key and stops the

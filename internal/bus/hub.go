@@ -317,6 +317,19 @@ func (h *Hub) HasClient(tenant, id string) bool {
 	return m != nil && m.sub.Tenant() == tenant
 }
 
+// EachClient calls f for every registered client. f must not call back into
+// the hub's registration methods.
+func (h *Hub) EachClient(f func(tenant, id string)) {
+	for i := range h.clients {
+		s := &h.clients[i]
+		s.mu.RLock()
+		for id, m := range s.clients {
+			f(m.sub.Tenant(), id)
+		}
+		s.mu.RUnlock()
+	}
+}
+
 // Deliver enqueues d.Frame to its recipients: every member of the pair but
 // the sender, or the one direct target of the same tenant. It returns the
 // number of frames enqueued.
