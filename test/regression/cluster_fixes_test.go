@@ -1,0 +1,56 @@
+package regression
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/protocol"
+	"github.com/arqonbus/arqonbus/internal/testutil"
+)
+
+// TestRegression_AnIdleStrictNodeTurnsUnreadyWhenRedisStops: the storage
+// policy only looked at Redis after a failed call, so a strict node that
+// nobody published to kept answering /readyz 200 "ok" while Redis was down,
+// and a load balancer kept sending it clients whose every message would be
+// refused. A healthy primary is now pinged every second (SPEC §8).
+func TestRegression_AnIdleStrictNodeTurnsUnreadyWhenRedisStops(t *testing.T) {
+	mr := testutil.MiniRedis(t)
+	s := testutil.StartServer(t, testutil.WithRedis("redis://"+mr.Addr(), config.ModeStrict),
+		testutil.WithConfig(func(c *config.Config) { c.RedisTimeout = 300 * time.Millisecond }))
+	mr.Close()
+	testutil.Eventually(t, func() bool {
+		code, body := s.Get(t, "/readyz")
+		return code == http.StatusServiceUnavailable && body == `{"draining":false,"status":"not_ready","storage":"down"}`+"\n"
+	}, 3*time.Second, "readyz 503 without any publish")
+}
+
+// TestRegression_DirectMessagesFindClientsOnOtherNodesAfterRedisLosesItsData:
+// a client's presence was written to Redis only when it connected, so after
+// Redis came back empty (a restart without persistence, a failover) every
+// client already connected was NOT_FOUND for direct messages from other
+// nodes until it reconnected. A node now announces its clients again when
+// its heartbeat finds its liveness key gone.
+func TestRegression_DirectMessagesFindClientsOnOtherNodesAfterRedisLosesItsData(t *testing.T) {
+	mr := testutil.MiniRedis(t)
+	url := "redis://" + mr.Addr()
+	a := testutil.StartServer(t, testutil.WithRedis(url, config.ModeDegraded))
+	b := testutil.StartServer(t, testutil.WithRedis(url, config.ModeDegraded))
+	sender, target := testutil.Dial(t, a), testutil.Dial(t, b)
+	dm := func() *protocol.Envelope {
+		return testutil.Request(t, sender, &protocol.Envelope{Type: "message", ToClient: target.ID(), Payload: json.RawMessage(`{}`)})
+	}
+	testutil.Eventually(t, func() bool { return dm().Type == protocol.TypeMessageResponse }, 5*time.Second, "presence across nodes")
+	testutil.Expect(t, target)
+
+	mr.FlushAll()
+	require.Equal(t, string(protocol.CodeNotFound), dm().ErrorCode, "control: the data is really gone")
+	testutil.Eventually(t, func() bool { return dm().Type == protocol.TypeMessageResponse }, 10*time.Second,
+		"the target is reachable again without reconnecting")
+	assert.Equal(t, target.ID(), testutil.Expect(t, target).ToClient)
+}
