@@ -92,8 +92,8 @@ type Deps struct {
 	// MaxReplyBytes bounds the messages one history answer carries (the
 	// client's send queue size); 0 means no bound.
 	MaxReplyBytes int
-	Clock              func() time.Time
-	Logger             *slog.Logger
+	Clock         func() time.Time
+	Logger        *slog.Logger
 	// Observe, when set, is told each command's name (or "unknown") and
 	// status ("success" or an error code).
 	Observe func(command, status string)
