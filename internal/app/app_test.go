@@ -143,3 +143,15 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// A port already in use is a start error, not a crash: the cleanup after a
+// failed listen once dereferenced a server that the error return had
+// already set to nil.
+func TestStartOnAPortInUseReturnsAnError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	code, _, errOut := run(t, nil, "--server-port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "address already in use")
+}

@@ -55,14 +55,14 @@ type Server struct {
 // Start builds every component from cfg (already loaded, validated and
 // preflighted), binds the listeners and serves in the background. The
 // caller stops it with Shutdown.
-func Start(ctx context.Context, cfg *config.Config, o Options) (s *Server, err error) {
+func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	s = &Server{cfg: cfg, log: o.Logger, clock: o.Clock, metrics: metrics.New(o.Registry), errs: make(chan error, 2)}
+	s := &Server{cfg: cfg, log: o.Logger, clock: o.Clock, metrics: metrics.New(o.Registry), errs: make(chan error, 2)}
 	v := versionInfo()
 	s.metrics.BuildInfo.WithLabelValues(v.Version, v.Commit, v.Go).Set(1)
 
@@ -77,14 +77,10 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (s *Server, err e
 			s.metrics.AuthFailures.WithLabelValues(reason) // dashboards show zeros, not gaps
 		}
 	}
+	var err error
 	if s.store, err = openStorage(ctx, cfg, s.log, s.metrics); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.store.close()
-		}
-	}()
 
 	s.hub = bus.NewHub(cfg.MaxSubscriptions)
 	s.hub.OnDeliver = func(delivered, refused int) {
@@ -120,7 +116,9 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (s *Server, err e
 		PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout, WriteTimeout: cfg.WriteTimeout,
 		Metrics: s.metrics, Logger: s.log, Clock: o.Clock,
 	})
-	if err = s.listen(); err != nil {
+	if err := s.listen(); err != nil {
+		_ = s.broker.Close()
+		_ = s.store.close()
 		return nil, err
 	}
 	s.started = o.Clock()

@@ -1,6 +1,8 @@
 package regression
 
 import (
+	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,4 +52,18 @@ func TestRegression_StrictPreflightNamesTheMissingKeyInTheSameRun(t *testing.T) 
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "ARQONBUS_ENABLE_AUTH must be true")
 	assert.Contains(t, stderr, "ARQONBUS_AUTH_JWT_SECRET")
+}
+
+// TestRegression_APortInUseIsAStartErrorNotACrash: when the listener could
+// not bind, the cleanup of the half-built server ran through a pointer the
+// error return had just set to nil, and the process died with a nil-pointer
+// panic instead of saying which address was taken.
+func TestRegression_APortInUseIsAStartErrorNotACrash(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	code, _, stderr := runApp(t, []string{"ARQONBUS_SERVER_PORT=" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "address already in use")
+	assert.NotContains(t, stderr, "panic")
 }
