@@ -1,0 +1,23 @@
+// Command arqonbench is the ArqonBus load generator: fan-out to many
+// subscribers, many channels with round trips, and many idle connections,
+// all speaking the ArqonBus protocol through internal/client. Run
+// `arqonbench WORKLOAD -h` for the flags of a workload.
+//
+//	arqonbench fanout   --subscribers 1000 --rate 1000 --duration 10s --payload 128 --json
+//	arqonbench channels --clients 1000 --rate 10 --duration 10s --json
+//	arqonbench idle     --connections 19000 --server-pid PID --metrics-url http://127.0.0.1:9100/metrics
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
