@@ -75,6 +75,10 @@ type Store struct {
 	log     *slog.Logger
 	m       *metrics.Metrics
 
+	appends chan *appendReq // to the batchers
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -118,6 +122,11 @@ func New(o Options) (*Store, error) {
 		}
 		s.client, s.owned = c, true
 	}
+	s.appends, s.stop = make(chan *appendReq), make(chan struct{})
+	s.wg.Add(batchers)
+	for range batchers {
+		go s.batch()
+	}
 	return s, nil
 }
 
@@ -141,7 +150,21 @@ func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelop
 	args = appendFields(args, env)
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := appendScript.Run(cctx, s.client, []string{k.stream, k.index, k.order}, args...).Err(); err != nil {
+	req := &appendReq{ctx: cctx, keys: []string{k.stream, k.index, k.order}, args: args, done: make(chan error, 1)}
+	var err error
+	select {
+	case s.appends <- req:
+		select {
+		case err = <-req.done:
+		case <-cctx.Done():
+			err = cctx.Err()
+		}
+	case <-cctx.Done():
+		err = cctx.Err()
+	case <-s.stop:
+		return store.ErrClosed
+	}
+	if err != nil {
 		return wrap(ctx, "append", key.String(), err)
 	}
 	return nil
@@ -180,6 +203,8 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		close(s.stop)
+		s.wg.Wait()
 		if s.owned {
 			if err := s.client.Close(); err != nil {
 				s.closeErr = fmt.Errorf("redisstore: close: %w", err)

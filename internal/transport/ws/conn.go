@@ -183,20 +183,24 @@ func (c *conn) ping() {
 // work, and finishes the connection's writing after the close frame (or a
 // write error).
 func (c *conn) writeLoop() {
-	var idle *time.Timer
+	var idle *time.Timer // created on the first idle wait, never reset per frame
+	var lastWork time.Time
+	var deadline time.Time // the write deadline last set on the socket
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 && len(c.control) == 0 && !c.hasPong && !c.closing {
 			c.mu.Unlock()
 			if idle == nil {
 				idle = time.NewTimer(writerLinger)
-			} else {
-				idle.Reset(writerLinger)
 			}
 			select {
 			case <-c.wake:
 				continue
 			case <-idle.C:
+			}
+			if rest := writerLinger - time.Since(lastWork); rest > 0 {
+				idle.Reset(rest) // there was work since the timer was set
+				continue
 			}
 			c.mu.Lock()
 			if len(c.queue) == 0 && len(c.control) == 0 && !c.hasPong && !c.closing {
@@ -205,6 +209,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 			c.mu.Unlock()
+			idle.Reset(writerLinger)
 			continue
 		}
 		if c.hasPong {
@@ -217,6 +222,17 @@ func (c *conn) writeLoop() {
 		closing, code, text := c.closing, c.closeCode, c.closeText
 		c.mu.Unlock()
 
+		lastWork = time.Now()
+		// The deadline is moved only when a quarter of it is used up, not
+		// before every write: setting it costs timer work on the hot path.
+		if deadline.Sub(lastWork) < c.srv.o.WriteTimeout*3/4 {
+			deadline = lastWork.Add(c.srv.o.WriteTimeout)
+			if err := c.nc.SetWriteDeadline(deadline); err != nil {
+				c.srv.writeFailed(c, err)
+				c.finish()
+				return
+			}
+		}
 		if err := c.writeBatch(control, batch); err != nil {
 			c.srv.writeFailed(c, err)
 			c.finish()
@@ -266,10 +282,7 @@ func (c *conn) writeBatch(control []byte, batch [][]byte) error {
 		b = appendHeader(b, opText, len(f))
 		b = append(b, f...)
 	}
-	err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.o.WriteTimeout))
-	if err == nil {
-		_, err = c.nc.Write(b)
-	}
+	_, err := c.nc.Write(b)
 	if cap(b) <= maxPooledBatch {
 		*bp = b[:0]
 		batchPool.Put(bp)

@@ -1,0 +1,97 @@
+package redisstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Appends from many connections are sent to Redis in pipelines: each
+// batcher takes one waiting append, adds whatever else is waiting (up to
+// maxBatch), and runs all their scripts in one round trip. Under load this
+// turns one round trip per message into one per batch; an idle store pays
+// one channel hand-off. Each caller still gets its own script's answer, so
+// strict mode acknowledges exactly what Redis stored.
+const (
+	batchers = 2
+	maxBatch = 128
+)
+
+type appendReq struct {
+	ctx  context.Context
+	keys []string
+	args []any
+	done chan error // buffered: the batcher never waits for the caller
+}
+
+func (s *Store) batch() {
+	defer s.wg.Done()
+	reqs := make([]*appendReq, 0, maxBatch)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case r := <-s.appends:
+			reqs = append(reqs[:0], r)
+		}
+	fill:
+		for len(reqs) < maxBatch {
+			select {
+			case r := <-s.appends:
+				reqs = append(reqs, r)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(reqs)
+		clear(reqs)
+	}
+}
+
+// runBatch runs the append script for every request in one pipeline,
+// loading the script first when Redis does not know it (after a restart).
+func (s *Store) runBatch(reqs []*appendReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	cmds := s.pipeline(ctx, reqs, false)
+	var retry []*appendReq
+	var at []int
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			retry, at = append(retry, reqs[i]), append(at, i)
+		}
+	}
+	if len(retry) > 0 { // only those Redis refused unseen: no append runs twice
+		for j, c := range s.pipeline(ctx, retry, true) {
+			cmds[at[j]] = c
+		}
+	}
+	for i, r := range reqs {
+		err := cmds[i].Err()
+		if err == redis.Nil { // the script returns nothing on success
+			err = nil
+		}
+		r.done <- err
+	}
+}
+
+func (s *Store) pipeline(ctx context.Context, reqs []*appendReq, eval bool) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(reqs))
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range reqs {
+			if r.ctx.Err() != nil { // the caller gave up: do not write late
+				cmds[i] = redis.NewCmd(ctx)
+				cmds[i].SetErr(r.ctx.Err())
+				continue
+			}
+			if eval {
+				cmds[i] = appendScript.Eval(ctx, p, r.keys, r.args...)
+			} else {
+				cmds[i] = appendScript.EvalSha(ctx, p, r.keys, r.args...)
+			}
+		}
+		return nil
+	})
+	return cmds
+}

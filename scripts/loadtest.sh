@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs one arqonbench workload against a fresh arqonbus on loopback, the
+# server pinned to CPU 0 and the load tool to CPU 1 (docs/performance.md).
+#
+#   scripts/loadtest.sh fanout --subscribers 1000 --rate 1000 --duration 10s
+#   PERSIST=true scripts/loadtest.sh channels --clients 1000 --rate 10
+#   REDIS=strict scripts/loadtest.sh channels --clients 1000 --rate 10
+#
+# PERSIST (default false) turns history on (memory store). REDIS=strict or
+# REDIS=degraded starts redis-server on CPU 0 too and stores there. The JSON
+# line of the run is printed on stdout, the summary on stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { sed -n 2,11p "$0"; exit 2; }
+port=${PORT:-19100}
+make -s build
+ulimit -n "$(ulimit -Hn)"
+
+env=(ARQONBUS_SERVER_PORT="$port" ARQONBUS_RATE_LIMIT_PER_SECOND=0 ARQONBUS_MAX_CONNECTIONS=25000
+  ARQONBUS_LOG_LEVEL=warn ARQONBUS_ENABLE_PERSISTENCE="${PERSIST:-false}")
+redis_pid=""
+cleanup() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+if [ -n "${REDIS:-}" ]; then
+  rport=$((port + 1))
+  taskset -c 0 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  redis_pid=$!
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  env+=(ARQONBUS_ENABLE_PERSISTENCE=true ARQONBUS_STORAGE_BACKEND=redis ARQONBUS_STORAGE_MODE="$REDIS"
+    ARQONBUS_REDIS_URL="redis://127.0.0.1:$rport/0")
+fi
+env "${env[@]}" taskset -c 0 bin/arqonbus serve >/dev/null 2>build/loadtest-server.log &
+server_pid=$!
+for _ in $(seq 100); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+taskset -c 1 bin/arqonbench "$@" --url "ws://127.0.0.1:$port/ws" --server-pid "$server_pid" \
+  --metrics-url "http://127.0.0.1:$port/metrics" --json
