@@ -361,7 +361,7 @@ func sharedRedis(getenv func(string) string) (*RedisServer, string, error) {
 		return nil, "", redisShared.err
 	}
 	redisShared.srv = srv
-	fmt.Fprintf(os.Stderr, "testutil: redis via %s (ready in %s)\n", srv, time.Since(began).Round(time.Millisecond))
+	announceRedis(fmt.Sprintf("testutil: redis via %s (ready in %s)", srv, time.Since(began).Round(time.Millisecond)))
 	return srv, "", nil
 }
 
@@ -405,7 +405,31 @@ func startDedicatedRedis(t testing.TB, kind string) *RedisServer {
 	if err != nil {
 		t.Fatalf("testutil: start redis (%s): %v", kind, err)
 	}
+	announceRedis(fmt.Sprintf("testutil: redis with fault controls via %s", srv))
 	return srv
+}
+
+// EnvRedisReport names a file that gets one line per test process saying
+// which Redis it used; make prints it, since go test hides the output of
+// passing packages.
+const EnvRedisReport = "ARQONBUS_TEST_REDIS_REPORT"
+
+var announced sync.Map // message prefix → struct{}: one line per kind of use
+
+// announceRedis prints line to stderr and appends it to the report file,
+// once per process for each kind of use (shared, with faults).
+func announceRedis(line string) {
+	kind, _, _ := strings.Cut(line, " via ")
+	if _, dup := announced.LoadOrStore(kind, struct{}{}); dup {
+		return
+	}
+	fmt.Fprintln(os.Stderr, line)
+	if path := os.Getenv(EnvRedisReport); path != "" {
+		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			_, _ = fmt.Fprintln(f, line)
+			_ = f.Close()
+		}
+	}
 }
 
 // RunMain runs the package's tests, removes the shared Redis, checks that no
