@@ -8,7 +8,7 @@ BIN       ?= bin
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 COUNT     ?= 1
-COVER_MIN ?= 0
+COVER_MIN ?= 84
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/arqonbus/arqonbus/internal/app.version=$(VERSION) \
