@@ -273,7 +273,7 @@ func (cr *containerRedis) run(ctx context.Context, fixedPort bool) error {
 		binding.HostIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
 	if fixedPort {
-		p, err := freeRedisPort()
+		p, err := freePort()
 		if err != nil {
 			return err
 		}

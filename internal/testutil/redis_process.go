@@ -55,7 +55,7 @@ func startRedisProcess(ctx context.Context) (*processRedis, error) {
 	}
 	p := &processRedis{bin: bin, dir: dir}
 	for attempt := 1; ; attempt++ {
-		port, err := freeRedisPort()
+		port, err := freePort()
 		if err != nil {
 			return p, err
 		}

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -12,11 +13,22 @@ import (
 
 // FreePort returns a loopback TCP port that is free now, for a test that
 // must know the port before the server starts (for instance to prove the
-// port stays free). Prefer ARQONBUS_SERVER_PORT=0 otherwise. The port is
-// drawn below the kernel's ephemeral range, where servers started on port 0
-// and outgoing connections never land, and never twice in one process.
+// port stays free). Prefer ARQONBUS_SERVER_PORT=0 otherwise.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return p
+}
+
+// freePort draws a free loopback port below the kernel's ephemeral range,
+// where neither servers started on port 0, outgoing connections nor
+// Docker's random bindings land (so a stopped Redis can get its port back),
+// and never hands out the same port twice in one process. It falls back to
+// a kernel-chosen port.
+func freePort() (int, error) {
 	freePorts.mu.Lock()
 	defer freePorts.mu.Unlock()
 	if freePorts.given == nil {
@@ -27,31 +39,30 @@ func FreePort(t testing.TB) int {
 			p := freePortLowest + rand.IntN(lo-freePortLowest)
 			if !freePorts.given[p] && portFree(p) {
 				freePorts.given[p] = true
-				return p
+				return p, nil
 			}
 		}
 	}
 	for range 64 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("free port: %v", err)
+			return 0, err
 		}
 		p := l.Addr().(*net.TCPAddr).Port
 		_ = l.Close()
 		if !freePorts.given[p] {
 			freePorts.given[p] = true
-			return p
+			return p, nil
 		}
 	}
-	t.Fatalf("free port: no unused port found")
-	return 0
+	return 0, errors.New("no unused port found")
 }
 
-// freePortLowest is the bottom of FreePort's range, above the usual
+// freePortLowest is the bottom of freePort's range, above the usual
 // registered service ports.
-const freePortLowest = 20000
+const freePortLowest = 10000
 
-// freePorts remembers the ports FreePort handed out.
+// freePorts remembers the ports freePort handed out.
 var freePorts struct {
 	mu    sync.Mutex
 	given map[int]bool
