@@ -18,7 +18,7 @@ import (
 const (
 	DefaultProbeInterval    = 250 * time.Millisecond // first probe after a failure
 	DefaultHealthInterval   = time.Second            // pings of a healthy primary
-	DefaultMaxProbeInterval = 5 * time.Second        // backoff cap between probes
+	DefaultMaxProbeInterval = time.Second            // backoff cap between probes
 )
 
 var (

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
+	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
@@ -53,4 +55,26 @@ func TestRegression_DirectMessagesFindClientsOnOtherNodesAfterRedisLosesItsData(
 	testutil.Eventually(t, func() bool { return dm().Type == protocol.TypeMessageResponse }, 10*time.Second,
 		"the target is reachable again without reconnecting")
 	assert.Equal(t, target.ID(), testutil.Expect(t, target).ToClient)
+}
+
+// TestRegression_RedisCommandsAreNotRetriedWhileRedisIsDown: go-redis
+// retries a failed command three times by default, reconnecting each time,
+// so with Redis stopped every strict write took ~150 ms to be refused and
+// messages piled up behind the refusals. Clients are built without command
+// retries (the URL's max_retries still overrides it): a refusal is prompt
+// and the storage policy's probe is what retries.
+func TestRegression_RedisCommandsAreNotRetriedWhileRedisIsDown(t *testing.T) {
+	// go-redis turns "no retries" (-1) into 0 when it builds the client,
+	// and an unset value into its default of 3.
+	for url, want := range map[string]int{
+		"redis://127.0.0.1:6379/0":               0,
+		"redis://127.0.0.1:6379/0?max_retries=2": 2,
+	} {
+		c, err := redisstore.NewClient(url, time.Second)
+		require.NoError(t, err)
+		single, ok := c.(*redis.Client)
+		require.True(t, ok, "a plain URL gives a single-node client")
+		assert.Equal(t, want, single.Options().MaxRetries, url)
+		require.NoError(t, c.Close())
+	}
 }

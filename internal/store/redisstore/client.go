@@ -63,7 +63,7 @@ func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, str
 	// One dial attempt per call: a refused connection then fails fast
 	// instead of spending the whole timeout on dial retries; the storage
 	// policy's probe is the one that retries.
-	fix := func(dial, read, write *time.Duration, ctxTimeout *bool, dialRetries *int) {
+	fix := func(dial, read, write *time.Duration, ctxTimeout *bool, dialRetries, maxRetries *int) {
 		for _, d := range []*time.Duration{dial, read, write} {
 			if *d == 0 {
 				*d = timeout
@@ -73,6 +73,12 @@ func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, str
 		if *dialRetries == 0 {
 			*dialRetries = 1
 		}
+		// No command retries either (go-redis retries 3 times by default):
+		// with Redis down a strict write is refused at once instead of after
+		// several reconnect attempts. max_retries in the URL overrides it.
+		if *maxRetries == 0 {
+			*maxRetries = -1
+		}
 	}
 	bad := func(err error) error { return fmt.Errorf("redisstore: invalid Redis URL: %v", err) }
 	switch {
@@ -81,21 +87,21 @@ func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, str
 		if err != nil {
 			return nil, "", bad(err)
 		}
-		fix(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled, &o.DialerRetries)
+		fix(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled, &o.DialerRetries, &o.MaxRetries)
 		return redis.NewFailoverClient(o), topoSentinel, nil
 	case cluster || q.Has("addr"):
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
 			return nil, "", bad(err)
 		}
-		fix(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled, &o.DialerRetries)
+		fix(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled, &o.DialerRetries, &o.MaxRetries)
 		return redis.NewClusterClient(o), topoCluster, nil
 	default:
 		o, err := redis.ParseURL(u.String())
 		if err != nil {
 			return nil, "", bad(err)
 		}
-		fix(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled, &o.DialerRetries)
+		fix(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled, &o.DialerRetries, &o.MaxRetries)
 		return redis.NewClient(o), topoSingle, nil
 	}
 }
