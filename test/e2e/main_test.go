@@ -14,13 +14,11 @@
 //   - auth_test.go: JWT at the handshake, the token subcommand.
 //   - tenant_test.go: tenants never see each other's rooms or clients.
 //   - cli_test.go: version, help and subcommand mistakes.
-//
-// Storage against a real Redis (strict and degraded: unreachable at start,
-// stopped or paused while serving, /readyz and status following it) belongs
-// in redis_test.go: take a server from testutil.RedisWithFaults(t) (or the
-// shared testutil.Redis(t); TestMain below already calls RunMain) and start
-// the binary with devEnv plus ARQONBUS_STORAGE_BACKEND=redis,
-// ARQONBUS_STORAGE_MODE and ARQONBUS_REDIS_URL.
+//   - redis_test.go: storage against a real Redis: strict refusing to start,
+//     degraded starting and recovering, Redis stopped and paused under a
+//     publishing load (every acknowledged id is in Redis afterwards).
+//   - cluster_test.go: two binaries sharing one Redis share rooms, direct
+//     messages and history.
 //
 // Run with `make test-e2e` or
 // `go test -race -tags e2e -count=1 ./test/e2e/...`.
