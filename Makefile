@@ -29,7 +29,7 @@ FUZZ_TARGETS := \
 	./internal/store/redisstore:FuzzStreamKey
 
 .PHONY: help build run lint fmt vet actionlint test test-unit test-integration test-e2e \
-	test-regression test-adversarial test-all fuzz cover cover-check bench testenv clean
+	test-regression test-adversarial test-all fuzz cover cover-check bench testenv image clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -41,6 +41,10 @@ build: ## build arqonbus, arqon and arqonbench into ./bin
 run: build ## serve on 127.0.0.1:9100 (dev profile, memory storage, no external services)
 	ARQONBUS_ENVIRONMENT=dev ARQONBUS_SERVER_HOST=127.0.0.1 ARQONBUS_SERVER_PORT=9100 \
 	ARQONBUS_STORAGE_BACKEND=memory ./$(BIN)/arqonbus serve
+
+image: ## static linux binary in a FROM-scratch image tagged arqonbus:latest
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux/arqonbus ./cmd/arqonbus
+	docker build -f deploy/Dockerfile -t arqonbus:latest .
 
 lint: fmt vet actionlint ## gofmt check, go vet (all build tags), actionlint
 
