@@ -240,18 +240,21 @@ func TestRateLimitErrorsThenCloses4029(t *testing.T) {
 	}))
 	c := testutil.Dial(t, s)
 	limited := 0
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if err := c.Send(&protocol.Envelope{Type: "command", Command: "ping"}); err != nil {
-			break
-		}
+	pace := time.NewTicker(time.Millisecond) // 1000 frames/s against a limit of 10
+	defer pace.Stop()
+	giveUp := time.After(5 * time.Second)
+send:
+	for {
 		select {
 		case <-c.Done():
-		default:
-			time.Sleep(time.Millisecond)
-			continue
+			break send
+		case <-giveUp:
+			break send
+		case <-pace.C:
+			if err := c.Send(&protocol.Envelope{Type: "command", Command: "ping"}); err != nil {
+				break send
+			}
 		}
-		break
 	}
 	for {
 		env, err := c.RecvTimeout(time.Second)
