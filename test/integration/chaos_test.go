@@ -84,6 +84,10 @@ func TestChaosInStrictModeEveryMessageGetsOneReplyNoRefusedOneIsDeliveredAndEver
 
 	assert.Empty(t, res.livezBad, "/livez answers other than 200")
 	livez(t, s)
+	// A write that was in flight across the restart may still time out
+	// after the probe saw Redis answer: that is one more (short) outage,
+	// logged like the others. Count once the server is ok again.
+	waitReadyz(t, s, http.StatusOK, "ok", recoverWithin)
 	logs := s.Logs.String()
 	assert.GreaterOrEqual(t, stateChanges(logs, "down"), 1)
 	assert.Equal(t, stateChanges(logs, "down"), stateChanges(logs, "ok"), "one WARN per change: every outage logged once, every recovery once")
@@ -122,6 +126,7 @@ func TestChaosInDegradedModeEveryMessageIsAcknowledgedAndDeliveredOnce(t *testin
 
 	assert.Empty(t, res.livezBad, "/livez answers other than 200")
 	livez(t, s)
+	waitReadyz(t, s, http.StatusOK, "ok", recoverWithin) // see the strict test
 	logs := s.Logs.String()
 	assert.GreaterOrEqual(t, stateChanges(logs, "degraded"), 1)
 	assert.Equal(t, stateChanges(logs, "degraded"), stateChanges(logs, "ok"), "one WARN per change: every degraded period logged once, every recovery once")
