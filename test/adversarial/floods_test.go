@@ -282,12 +282,12 @@ func TestAPingFloodFromAClientThatNeverReadsKeepsServerMemoryBounded(t *testing.
 	nc, err := d.DialContext(testutil.Ctx(t), "tcp", s.Addr())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = nc.Close() })
-	raw := upgradeRaw(t, s, nc)
-	ping := frame(finBit|opPing, []byte(pad(125)), false)
+	raw := testutil.UpgradeRawWS(t, s, nc)
+	ping := testutil.ClientFrame(testutil.FinBit|testutil.OpPing, []byte(pad(125)), false)
 	batch := bytes.Repeat(ping, 1000)
 	sent := 0
 	for sent < pings {
-		if raw.writeBytes(batch) != nil {
+		if raw.WriteBytes(batch) != nil {
 			break // closed by the server: also a bounded outcome
 		}
 		sent += 1000

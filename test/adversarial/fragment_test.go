@@ -58,15 +58,15 @@ func TestAMessageInThousandsOfFragmentsIsServed(t *testing.T) {
 	// By hand, one byte per fragment with empty fragments between, so the
 	// multi-byte characters are split across frames: UTF-8 is checked on
 	// the whole message, not per fragment (RFC 6455 §8.1).
-	raw := dialRaw(t, s)
+	raw := testutil.DialRawWS(t, s)
 	frag := []byte(`{"id":"frag-2","type":"message","room":"frag","channel":"c","payload":{"s":"é🚀"}}`)
-	require.NoError(t, raw.write(false, opText, frag[:1]))
+	require.NoError(t, raw.Write(false, testutil.OpText, frag[:1]))
 	for i := 1; i < len(frag); i++ {
-		require.NoError(t, raw.write(false, opContinuation, frag[i:i+1]))
-		require.NoError(t, raw.write(false, opContinuation, nil), "empty fragments are legal too")
+		require.NoError(t, raw.Write(false, testutil.OpContinuation, frag[i:i+1]))
+		require.NoError(t, raw.Write(false, testutil.OpContinuation, nil), "empty fragments are legal too")
 	}
-	require.NoError(t, raw.write(true, opContinuation, nil))
-	_, reply, err = raw.readMessage(testutil.Timeout)
+	require.NoError(t, raw.Write(true, testutil.OpContinuation, nil))
+	_, reply, err = raw.ReadMessage(testutil.Timeout)
 	require.NoError(t, err)
 	env = mustDecodeReply(t, reply)
 	assert.Equal(t, "frag-2", env.RequestID)
@@ -124,15 +124,15 @@ func TestAnEndlessStreamOfContinuationFramesClosesWith1009(t *testing.T) {
 	})
 
 	t.Run("by hand on a raw socket", func(t *testing.T) {
-		raw := dialRaw(t, s)
+		raw := testutil.DialRawWS(t, s)
 		codes := make(chan int, 1)
 		go func() {
-			code, _ := raw.endCode(closeWait)
+			code, _ := raw.EndCode(closeWait)
 			codes <- code
 		}()
-		require.NoError(t, raw.write(false, opText, []byte(`{"type":"message","payload":{"p":"`)))
+		require.NoError(t, raw.Write(false, testutil.OpText, []byte(`{"type":"message","payload":{"p":"`)))
 		for range 100 * limit {
-			if raw.write(false, opContinuation, []byte("x")) != nil {
+			if raw.Write(false, testutil.OpContinuation, []byte("x")) != nil {
 				break
 			}
 			select {
@@ -163,10 +163,10 @@ func TestAnEndlessStreamOfContinuationFramesClosesWith1009(t *testing.T) {
 func TestAContinuationFrameAnnouncingAnOverflowingLengthClosesWith1009(t *testing.T) {
 	s := start(t, func(c *config.Config) { c.MaxMessageSize = 4096 })
 	by := newBystander(t, s)
-	raw := dialRaw(t, s)
-	require.NoError(t, raw.write(false, opText, []byte(`{"type":`)))
-	require.NoError(t, raw.writeHeader(false, opContinuation, 1<<63-1))
-	assert.Equal(t, protocol.CloseTooBig, raw.awaitEnd(t, closeWait))
+	raw := testutil.DialRawWS(t, s)
+	require.NoError(t, raw.Write(false, testutil.OpText, []byte(`{"type":`)))
+	require.NoError(t, raw.WriteHeader(false, testutil.OpContinuation, 1<<63-1))
+	assert.Equal(t, protocol.CloseTooBig, raw.AwaitEnd(t, closeWait))
 	by.stillServed(t)
 }
 
@@ -176,10 +176,10 @@ func TestAFrameAnnouncingAnEnormousLengthClosesWith1009(t *testing.T) {
 	const limit = 4096
 	s := start(t, func(c *config.Config) { c.MaxMessageSize = limit })
 	by := newBystander(t, s)
-	raw := dialRaw(t, s)
-	require.NoError(t, raw.writeHeader(true, opText, 1<<62))
-	require.NoError(t, raw.writeBytes([]byte(pad(limit+1))))
-	assert.Equal(t, protocol.CloseTooBig, raw.awaitEnd(t, closeWait))
+	raw := testutil.DialRawWS(t, s)
+	require.NoError(t, raw.WriteHeader(true, testutil.OpText, 1<<62))
+	require.NoError(t, raw.WriteBytes([]byte(pad(limit+1))))
+	assert.Equal(t, protocol.CloseTooBig, raw.AwaitEnd(t, closeWait))
 	by.stillServed(t)
 }
 
@@ -195,33 +195,33 @@ func TestFramingThatBreaksRFC6455EndsOnlyThatConnection(t *testing.T) {
 		bytes [][]byte
 		codes []int // close codes the client may see; 0: none
 	}{
-		{"a continuation with no message to continue", [][]byte{frame(finBit|opContinuation, ping, false)}, broken},
-		{"a new text frame inside a fragmented message", [][]byte{frame(opText, ping[:5], false), frame(finBit|opText, ping, false)}, broken},
-		{"RSV1 without an extension", [][]byte{frame(finBit|0x40|opText, ping, false)}, broken},
-		{"RSV2 set", [][]byte{frame(finBit|0x20|opText, ping, false)}, broken},
-		{"RSV3 set", [][]byte{frame(finBit|0x10|opText, ping, false)}, broken},
-		{"reserved opcode 0x3", [][]byte{frame(finBit|0x3, ping, false)}, broken},
-		{"reserved control opcode 0xB", [][]byte{frame(finBit|0xB, nil, false)}, broken},
-		{"an unmasked client frame", [][]byte{frame(finBit|opText, ping, true)}, broken},
-		{"a fragmented ping", [][]byte{frame(opPing, []byte("a"), false)}, broken},
-		{"a ping of 126 bytes", [][]byte{frame(finBit|opPing, []byte(pad(126)), false)}, broken},
-		{"a 64-bit length with the top bit set", [][]byte{{finBit | opText, maskBit | 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
+		{"a continuation with no message to continue", [][]byte{testutil.ClientFrame(testutil.FinBit|testutil.OpContinuation, ping, false)}, broken},
+		{"a new text frame inside a fragmented message", [][]byte{testutil.ClientFrame(testutil.OpText, ping[:5], false), testutil.ClientFrame(testutil.FinBit|testutil.OpText, ping, false)}, broken},
+		{"RSV1 without an extension", [][]byte{testutil.ClientFrame(testutil.FinBit|0x40|testutil.OpText, ping, false)}, broken},
+		{"RSV2 set", [][]byte{testutil.ClientFrame(testutil.FinBit|0x20|testutil.OpText, ping, false)}, broken},
+		{"RSV3 set", [][]byte{testutil.ClientFrame(testutil.FinBit|0x10|testutil.OpText, ping, false)}, broken},
+		{"reserved opcode 0x3", [][]byte{testutil.ClientFrame(testutil.FinBit|0x3, ping, false)}, broken},
+		{"reserved control opcode 0xB", [][]byte{testutil.ClientFrame(testutil.FinBit|0xB, nil, false)}, broken},
+		{"an unmasked client frame", [][]byte{testutil.ClientFrame(testutil.FinBit|testutil.OpText, ping, true)}, broken},
+		{"a fragmented ping", [][]byte{testutil.ClientFrame(testutil.OpPing, []byte("a"), false)}, broken},
+		{"a ping of 126 bytes", [][]byte{testutil.ClientFrame(testutil.FinBit|testutil.OpPing, []byte(pad(126)), false)}, broken},
+		{"a 64-bit length with the top bit set", [][]byte{{testutil.FinBit | testutil.OpText, testutil.MaskBit | 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
 			[]int{0, websocket.CloseProtocolError, protocol.CloseTooBig}},
 		// gorilla reads a one-byte close body as "no status" and the server
 		// echoes a normal close.
-		{"a close frame with a one-byte body", [][]byte{frame(finBit|opClose, []byte{3}, false)},
+		{"a close frame with a one-byte body", [][]byte{testutil.ClientFrame(testutil.FinBit|testutil.OpClose, []byte{3}, false)},
 			[]int{0, websocket.CloseNormalClosure, websocket.CloseProtocolError}},
 	}
 	base := runtime.NumGoroutine()
 	for _, tc := range cases {
-		raw := dialRaw(t, s)
+		raw := testutil.DialRawWS(t, s)
 		for _, b := range tc.bytes {
-			if raw.writeBytes(b) != nil {
+			if raw.WriteBytes(b) != nil {
 				break
 			}
 		}
-		assert.Contains(t, tc.codes, raw.awaitEnd(t, closeWait), tc.name)
-		_ = raw.nc.Close()
+		assert.Contains(t, tc.codes, raw.AwaitEnd(t, closeWait), tc.name)
+		_ = raw.Conn.Close()
 	}
 	connectionsBack(t, s, 2)
 	goroutinesBack(t, base)

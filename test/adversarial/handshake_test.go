@@ -52,7 +52,7 @@ func TestHostileOriginsAreRefusedWith403(t *testing.T) {
 func TestBrokenUpgradeRequestsNeverUseUpConnectionSlots(t *testing.T) {
 	s := start(t, func(c *config.Config) { c.MaxConnections = 3 })
 	by := newBystander(t, s)
-	good := upgradeRequest(s)
+	good := testutil.UpgradeRequest(s)
 	broken := map[string]string{
 		"no key":           strings.Replace(good, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 1),
 		"a short key":      strings.Replace(good, "dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=", 1),
@@ -63,7 +63,7 @@ func TestBrokenUpgradeRequestsNeverUseUpConnectionSlots(t *testing.T) {
 	}
 	for round := range 5 {
 		for name, req := range broken {
-			nc := dialTCP(t, s)
+			nc := testutil.DialTCP(t, s)
 			require.NoError(t, nc.SetDeadline(time.Now().Add(testutil.Timeout)))
 			_, err := io.WriteString(nc, req)
 			require.NoError(t, err)

@@ -60,14 +60,14 @@ func TestSlowlorisHandshakesAreCutOffAfterTheHandshakeTimeout(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	began := time.Now()
-	req := []byte(upgradeRequest(s))
+	req := []byte(testutil.UpgradeRequest(s))
 	conns := make([]net.Conn, slowloris)
 	watches := make([]*endWatch, slowloris)
 	for i := range conns {
-		conns[i] = dialTCP(t, s)
+		conns[i] = testutil.DialTCP(t, s)
 		watches[i] = watchEnd(conns[i], began)
 	}
-	silent := watchEnd(dialTCP(t, s), began)
+	silent := watchEnd(testutil.DialTCP(t, s), began)
 
 	// One byte per 100 ms to every slowloris socket; the whole request would
 	// take len(req) × 100 ms, about 15 s.

@@ -105,10 +105,10 @@ func TestASlowConsumerAmong200SubscribersIsDisconnectedAndTheOthersMissNothing(t
 	nc, err := d.DialContext(testutil.Ctx(t), "tcp", s.Addr())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = nc.Close() })
-	slow := upgradeRaw(t, s, nc)
+	slow := testutil.UpgradeRawWS(t, s, nc)
 	for _, pair := range []string{`"load","channel":"steady"`, `"slow","channel":"firehose"`} {
-		require.NoError(t, slow.write(true, opText, []byte(`{"type":"command","command":"join_channel","args":{"room":`+pair+`}}`)))
-		_, reply, err := slow.readMessage(testutil.Timeout)
+		require.NoError(t, slow.Write(true, testutil.OpText, []byte(`{"type":"command","command":"join_channel","args":{"room":`+pair+`}}`)))
+		_, reply, err := slow.ReadMessage(testutil.Timeout)
 		require.NoError(t, err)
 		require.Contains(t, string(reply), `"status":"success"`)
 	}
@@ -177,13 +177,13 @@ func TestASlowConsumerAmong200SubscribersIsDisconnectedAndTheOthersMissNothing(t
 	// of a client that never reads is blocked on a full socket, gives up at
 	// its write deadline and closes without a close frame (often a frame cut
 	// in the middle, then EOF). So the code is asserted only when it arrives.
-	code, ended := slow.endCode(closeWait)
+	code, ended := slow.EndCode(closeWait)
 	assert.True(t, ended, "the slow consumer's socket is closed")
 	if code != 0 {
 		assert.Equal(t, protocol.CloseSlowConsumer, code)
 	}
 	t.Logf("close code that reached the slow consumer: %d (0: none)", code)
-	_ = slow.nc.Close()
+	_ = slow.Conn.Close()
 
 	heapAfter := liveHeap()
 	t.Logf("live heap: before %d KiB, peak %d KiB, after %d KiB", heapBefore>>10, peakHeap>>10, heapAfter>>10)

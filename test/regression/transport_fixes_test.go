@@ -1,13 +1,10 @@
 package regression
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"net"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
@@ -43,14 +40,10 @@ func TestRegression_TimestampsOutsideTheStorableRangeAreRefused(t *testing.T) {
 // and dropped the socket without a close frame. It now closes with 1009.
 func TestRegression_AnOverflowingContinuationLengthClosesWith1009(t *testing.T) {
 	s := testutil.StartServer(t)
-	nc := rawUpgrade(t, s)
-	frame := maskedFrame(0x1, false, []byte(`{"type":`)) // text, not final
-	hdr := []byte{0x80, 0x80 | 127}                      // FIN continuation, masked, 64-bit length
-	hdr = binary.BigEndian.AppendUint64(hdr, 1<<63-1)
-	hdr = append(hdr, 0, 0, 0, 0) // mask key
-	_, err := nc.Write(append(frame, hdr...))
-	require.NoError(t, err)
-	assert.Equal(t, protocol.CloseTooBig, readCloseCode(t, nc))
+	raw := testutil.DialRawWS(t, s)
+	require.NoError(t, raw.Write(false, testutil.OpText, []byte(`{"type":`)))
+	require.NoError(t, raw.WriteHeader(true, testutil.OpContinuation, 1<<63-1))
+	assert.Equal(t, protocol.CloseTooBig, raw.AwaitEnd(t, testutil.Timeout))
 }
 
 // TestRegression_AMessageAtTheFrameLimitReachesIdleSubscribers: the frame
@@ -104,16 +97,15 @@ func TestRegression_AHistoryAnswerLargerThanTheSendQueueIsStillAnswered(t *testi
 // is answered now (RFC 6455 §5.5.3).
 func TestRegression_APingFloodCannotGrowServerMemory(t *testing.T) {
 	s := testutil.StartServer(t)
-	nc := rawUpgrade(t, s)
-	ping := maskedFrame(0x9, true, []byte("0123456789abcdef0123456789abcdef"))
+	raw := testutil.DialRawWS(t, s)
+	ping := testutil.ClientFrame(testutil.FinBit|testutil.OpPing, []byte("0123456789abcdef0123456789abcdef"), false)
 	batch := make([]byte, 0, len(ping)*1000)
 	for i := 0; i < 1000; i++ {
 		batch = append(batch, ping...)
 	}
 	before := heapInUse()
 	for i := 0; i < 200; i++ { // 200,000 pings, never reading a pong
-		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if _, err := nc.Write(batch); err != nil {
+		if err := raw.WriteBytes(batch); err != nil {
 			break
 		}
 	}
@@ -126,84 +118,4 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
-}
-
-// rawUpgrade opens a WebSocket by hand and returns the socket after the
-// welcome frame, for frames no library would send.
-func rawUpgrade(t *testing.T, s *testutil.Server) net.Conn {
-	t.Helper()
-	nc, err := net.Dial("tcp", s.Addr())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = nc.Close() })
-	req := "GET /ws HTTP/1.1\r\nHost: " + s.Addr() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	_, err = nc.Write([]byte(req))
-	require.NoError(t, err)
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 4096)
-	n, err := nc.Read(buf)
-	require.NoError(t, err)
-	require.Contains(t, string(buf[:n]), "101 Switching Protocols")
-	return nc
-}
-
-// maskedFrame builds one client frame (clients must mask; a zero key keeps
-// the payload readable).
-func maskedFrame(op byte, fin bool, payload []byte) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	f := []byte{b0}
-	switch n := len(payload); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	default:
-		f = append(f, 0x80|126)
-		f = binary.BigEndian.AppendUint16(f, uint16(n))
-	}
-	f = append(f, 0, 0, 0, 0)
-	return append(f, payload...)
-}
-
-// readCloseCode reads server frames until a close frame and returns its code
-// (0 when the socket ends without one).
-func readCloseCode(t *testing.T, nc net.Conn) int {
-	t.Helper()
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var buf []byte
-	tmp := make([]byte, 64<<10)
-	for {
-		n, err := nc.Read(tmp)
-		buf = append(buf, tmp[:n]...)
-		for len(buf) >= 2 {
-			op, ln, hl := buf[0]&0x0f, int(buf[1]&0x7f), 2
-			switch ln {
-			case 126:
-				if len(buf) < 4 {
-					goto more
-				}
-				ln, hl = int(binary.BigEndian.Uint16(buf[2:])), 4
-			case 127:
-				if len(buf) < 10 {
-					goto more
-				}
-				ln, hl = int(binary.BigEndian.Uint64(buf[2:])), 10
-			}
-			if len(buf) < hl+ln {
-				goto more
-			}
-			if op == 0x8 {
-				if ln < 2 {
-					return 0
-				}
-				return int(binary.BigEndian.Uint16(buf[hl:]))
-			}
-			buf = buf[hl+ln:]
-		}
-	more:
-		if err != nil {
-			return 0
-		}
-	}
 }
