@@ -195,9 +195,6 @@ func (s *Server) Addr() string { return s.listeners[0].Addr().String() }
 // HTTPAddr is the ops endpoints' address.
 func (s *Server) HTTPAddr() string { return s.listeners[len(s.listeners)-1].Addr().String() }
 
-// Metrics returns the server's collectors.
-func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
-
 // Errors reports fatal listener errors.
 func (s *Server) Errors() <-chan error { return s.errs }
 

@@ -253,7 +253,7 @@ func (r *Registry) help(_ context.Context, req *Request) (string, any, error) {
 		out = append(out, entry{c.Name, c.Summary, c.Role.String(), args})
 	}
 	if want != "" && len(out) == 0 {
-		return "", nil, protocol.NewError(protocol.CodeUnknownCommand, fmt.Sprintf("unknown command %q", clip(want)))
+		return "", nil, protocol.NewError(protocol.CodeUnknownCommand, fmt.Sprintf("unknown command %q", protocol.Clip(want)))
 	}
 	return fmt.Sprintf("%d commands", len(out)), map[string]any{"commands": out}, nil
 }

@@ -160,7 +160,7 @@ func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelop
 			return "prototype", "", nil, r.prototypeError(env.Command)
 		}
 		return "unknown", "", nil, protocol.NewError(protocol.CodeUnknownCommand,
-			fmt.Sprintf("unknown command %q; send help for the list", clip(env.Command)))
+			fmt.Sprintf("unknown command %q; send help for the list", protocol.Clip(env.Command)))
 	}
 	if caller.Role < c.Role {
 		return c.Name, "", nil, protocol.NewError(protocol.CodeAuthorization,
@@ -182,10 +182,10 @@ func isPrototypeLane(name string) bool {
 func (r *Registry) prototypeError(name string) error {
 	if !r.deps.PrototypeLanesOpen {
 		return protocol.NewError(protocol.CodeFeatureDisabled,
-			fmt.Sprintf("%s is a prototype lane; prototype lanes are closed in this profile", clip(name)))
+			fmt.Sprintf("%s is a prototype lane; prototype lanes are closed in this profile", protocol.Clip(name)))
 	}
 	return protocol.NewError(protocol.CodeFeatureDisabled,
-		fmt.Sprintf("%s is a prototype lane not available in this version", clip(name)))
+		fmt.Sprintf("%s is a prototype lane not available in this version", protocol.Clip(name)))
 }
 
 // PrototypeError is the answer to an operator.join envelope.
@@ -226,7 +226,7 @@ func (r *Request) parseArgs() error {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		problems = append(problems, fmt.Sprintf("unknown argument %q for %s", clip(name), r.spec.Name))
+		problems = append(problems, fmt.Sprintf("unknown argument %q for %s", protocol.Clip(name), r.spec.Name))
 	}
 	if len(problems) > 0 {
 		return protocol.ValidationError(problems...)
@@ -276,11 +276,4 @@ func (r *Request) Int(name string, def int64) int64 {
 func (r *Request) Has(name string) bool {
 	_, ok := r.args[name]
 	return ok
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
 }

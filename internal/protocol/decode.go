@@ -110,9 +110,9 @@ func (d *decoder) field(name string, raw json.RawMessage) {
 			t, err := ParseTimestamp(s)
 			switch {
 			case errors.Is(err, errTimestampRange):
-				d.problem("timestamp %q is outside %s", clip(s), timestampRange)
+				d.problem("timestamp %q is outside %s", Clip(s), timestampRange)
 			case err != nil:
-				d.problem("timestamp %q is not an RFC 3339 time", clip(s))
+				d.problem("timestamp %q is not an RFC 3339 time", Clip(s))
 			}
 			e.Timestamp = t
 		}
@@ -151,7 +151,7 @@ func (d *decoder) field(name string, raw json.RawMessage) {
 	case "error_code":
 		e.ErrorCode = d.bounded(name, raw, MaxCodeLen)
 	default:
-		d.problem("unknown field %q", clip(name))
+		d.problem("unknown field %q", Clip(name))
 	}
 }
 
@@ -205,7 +205,7 @@ func (d *decoder) applyDefaults() {
 	if e.Version == "" {
 		e.Version = Version
 	} else if e.Version != Version {
-		d.problem("version %q is not supported, only %q", clip(e.Version), Version)
+		d.problem("version %q is not supported, only %q", Clip(e.Version), Version)
 	}
 	switch e.Type {
 	case TypeEvent:
@@ -218,7 +218,7 @@ func (d *decoder) applyDefaults() {
 			d.problem("type %q is sent by servers only", e.Type)
 		}
 	default:
-		d.problem("type %q is not one of message, event, command, telemetry, response, error, operator.join", clip(e.Type))
+		d.problem("type %q is not one of message, event, command, telemetry, response, error, operator.join", Clip(e.Type))
 	}
 	if e.Type == TypeCommand && e.Command == "" && e.Payload != nil {
 		d.legacyCommand()
@@ -456,8 +456,9 @@ func jsonKind(raw json.RawMessage) string {
 
 func isNull(raw json.RawMessage) bool { return len(raw) == 4 && string(raw) == "null" }
 
-// clip shortens user input echoed back in a problem.
-func clip(s string) string {
+// Clip shortens user input echoed back to a client (at most 64 bytes, cut
+// on a rune boundary, invalid UTF-8 replaced).
+func Clip(s string) string {
 	const max = 64
 	if len(s) <= max {
 		return strings.ToValidUTF8(s, "?")

@@ -60,36 +60,32 @@ func CommandReply(requestID string, message string, data any, now time.Time) *En
 	return e
 }
 
-// CommandError is the one response a failed command gets.
+// CommandError is the one response a failed command gets: the command
+// reply's payload shape ({message, data, errors}) with the error fields set.
 func CommandError(requestID string, err *Error, now time.Time) *Envelope {
-	e := &Envelope{
-		Type:      TypeResponse,
-		Version:   Version,
-		Sender:    ServerSender,
-		RequestID: requestID,
-		Status:    StatusError,
-		Error:     errorText(err),
-		ErrorCode: string(err.Code),
-		Payload: Object(map[string]any{
-			"message": err.Message, "data": struct{}{}, "errors": problems(err),
-		}),
-	}
-	Stamp(e, now)
-	return e
+	return failure(TypeResponse, requestID, err, map[string]any{
+		"message": err.Message, "data": struct{}{}, "errors": problems(err),
+	}, now)
 }
 
 // ErrorReply is the error envelope for a frame that failed before or outside
 // command handling (validation, rate limits, storage).
 func ErrorReply(requestID string, err *Error, now time.Time) *Envelope {
+	return failure(TypeError, requestID, err, map[string]any{
+		"code": err.Code, "message": err.Message, "errors": problems(err),
+	}, now)
+}
+
+func failure(typ, requestID string, err *Error, payload map[string]any, now time.Time) *Envelope {
 	e := &Envelope{
-		Type:      TypeError,
+		Type:      typ,
 		Version:   Version,
 		Sender:    ServerSender,
 		RequestID: requestID,
 		Status:    StatusError,
 		Error:     errorText(err),
 		ErrorCode: string(err.Code),
-		Payload:   Object(map[string]any{"code": err.Code, "message": err.Message, "errors": problems(err)}),
+		Payload:   Object(payload),
 	}
 	Stamp(e, now)
 	return e

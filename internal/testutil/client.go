@@ -118,9 +118,6 @@ func ExpectClose(t testing.TB, c *client.Client, timeout time.Duration) int {
 	return code
 }
 
-// ErrorCode returns the error code of an error reply ("" for success).
-func ErrorCode(r *protocol.Envelope) string { return r.ErrorCode }
-
 // Payload decodes an envelope's payload into a map.
 func Payload(t testing.TB, env *protocol.Envelope) map[string]any {
 	t.Helper()

@@ -119,7 +119,7 @@ func disableRyukWhereMissing(ctx context.Context) {
 	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
 		return
 	}
-	//nolint:staticcheck // the only exported name of the image the reaper runs.
+	//lint:ignore SA1019 the only exported name of the image the reaper runs.
 	if _, err := cli.ImageInspect(ctx, testcontainers.ReaperDefaultImage); err != nil {
 		_ = os.Setenv(tcEnvRyukOff, "true")
 	}

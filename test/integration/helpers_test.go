@@ -109,17 +109,6 @@ type readiness struct {
 	Draining bool   `json:"draining"`
 }
 
-// readyz fetches /readyz and decodes its body.
-func readyz(t testing.TB, s *testutil.Server) (int, readiness) {
-	t.Helper()
-	code, body := s.Get(t, "/readyz")
-	var r readiness
-	if err := json.Unmarshal([]byte(body), &r); err != nil {
-		t.Fatalf("/readyz body %q: %v", body, err)
-	}
-	return code, r
-}
-
 // waitReadyz waits until /readyz answers code with the given storage state.
 func waitReadyz(t testing.TB, s *testutil.Server, code int, storage string, within time.Duration) {
 	t.Helper()

@@ -19,7 +19,7 @@ type keyNames struct {
 //
 //	<prefix>{<tenant>:<room>:<channel>}:stream|index|order
 //
-// Each part is escaped first (see escapePart), so ':' only ever separates
+// Each part is escaped first (see needsEscape), so ':' only ever separates
 // parts and '{' '}' never appear inside the tag: a:b/c and a/b:c differ.
 func keysFor(prefix string, k store.Key) keyNames {
 	var b strings.Builder
@@ -36,15 +36,10 @@ func keysFor(prefix string, k store.Key) keyNames {
 	return keyNames{stream: base + ":stream", index: base + ":index", order: base + ":order"}
 }
 
-// escapePart percent-escapes the bytes that would make key names ambiguous
-// or break the hash tag: '%', ':', '{', '}', control bytes and DEL. Every
-// other byte, UTF-8 included, stays as it is so keys remain readable.
-func escapePart(s string) string {
-	var b strings.Builder
-	writeEscaped(&b, s)
-	return b.String()
-}
-
+// needsEscape reports the bytes writeEscaped percent-escapes because they
+// would make key names ambiguous or break the hash tag: '%', ':', '{', '}',
+// control bytes and DEL. Every other byte, UTF-8 included, stays as it is so
+// keys remain readable.
 func needsEscape(c byte) bool {
 	return c == '%' || c == ':' || c == '{' || c == '}' || c < 0x20 || c == 0x7f
 }
