@@ -23,6 +23,7 @@ GOTEST    := $(GO) test -race -count=$(COUNT)
 # Fuzz targets: package path and target name.
 FUZZ_TARGETS := \
 	./internal/protocol:FuzzDecode \
+	./internal/protocol:FuzzDecodeMatchesReference \
 	./internal/auth:FuzzVerify \
 	./internal/config:FuzzNormalizeProfile \
 	./internal/config:FuzzLoad \

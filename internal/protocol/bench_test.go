@@ -27,6 +27,19 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeReference decodes the same message with decodeReference,
+// the encoding/json decoder Decode replaces, for comparison.
+func BenchmarkDecodeReference(b *testing.B) {
+	frame := benchFrame(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := decodeReference(frame, DefaultLimits); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkEncode encodes the same message into a reused buffer, as the
 // fan-out path does once per publish.
 func BenchmarkEncode(b *testing.B) {

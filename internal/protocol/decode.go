@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -43,8 +42,48 @@ const (
 // found is reported in one VALIDATION_ERROR; the error never contains
 // internal details. The returned envelope has its defaults applied
 // (version, alias types, legacy command shape) but no server-generated id or
-// timestamp: the caller assigns those (see Stamp).
+// timestamp: the caller assigns those (see Stamp). The envelope shares no
+// memory with data, so the caller may reuse its buffer.
 func Decode(data []byte, lim Limits) (*Envelope, error) {
+	// Frames are split by hand because this runs once per received frame;
+	// anything the splitter does not accept goes through encoding/json,
+	// which yields the same members or the error to report.
+	maxDepth := lim.MaxDepth
+	if maxDepth <= 0 {
+		maxDepth = DefaultLimits.MaxDepth
+	}
+	var stack [16]member
+	ms, ok := stack[:0], false
+	if utf8.Valid(data) {
+		ms, ok = splitObject(data, maxDepth, ms)
+	}
+	if ok {
+		ms = lastWins(ms)
+	} else {
+		var err error
+		if ms, err = membersOf(data, lim, stack[:0]); err != nil {
+			return nil, err
+		}
+	}
+	own(ms)
+	d := decoder{env: &Envelope{}, serverFrames: lim.ServerFrames}
+	for i := range ms {
+		d.field(&ms[i])
+	}
+	d.applyDefaults()
+	if !lim.ServerFrames {
+		d.checkRequired()
+	}
+	if len(d.problems) > 0 {
+		return d.env, ValidationError(d.problems...)
+	}
+	return d.env, nil
+}
+
+// membersOf is the general path: it checks the frame, decodes it with
+// encoding/json and returns its members sorted by name, or the error that
+// describes the frame.
+func membersOf(data []byte, lim Limits, ms []member) ([]member, error) {
 	if !utf8.Valid(data) {
 		return nil, ValidationError("frame is not valid UTF-8")
 	}
@@ -58,18 +97,128 @@ func Decode(data []byte, lim Limits) (*Envelope, error) {
 	if fields == nil {
 		return nil, ValidationError("frame must be a JSON object, got null")
 	}
-	d := decoder{env: &Envelope{}, serverFrames: lim.ServerFrames}
-	for _, name := range sortedKeys(fields) {
-		d.field(name, fields[name])
+	for k, v := range fields {
+		ms = append(ms, member{key: []byte(k), raw: v})
 	}
-	d.applyDefaults()
-	if !lim.ServerFrames {
-		d.checkRequired()
+	return lastWins(ms), nil
+}
+
+// fieldKey names a known top-level field, so each name is matched once.
+type fieldKey uint8
+
+const (
+	fieldUnknown fieldKey = iota
+	fieldID
+	fieldTimestamp
+	fieldType
+	fieldVersion
+	fieldRoom
+	fieldChannel
+	fieldSender
+	fieldFromClient
+	fieldToClient
+	fieldPayload
+	fieldArgs
+	fieldMetadata
+	fieldCommand
+	fieldRequestID
+	fieldStatus
+	fieldError
+	fieldErrorCode
+)
+
+func lookupField(name []byte) fieldKey {
+	switch string(name) {
+	case "id":
+		return fieldID
+	case "timestamp":
+		return fieldTimestamp
+	case "type":
+		return fieldType
+	case "version":
+		return fieldVersion
+	case "room":
+		return fieldRoom
+	case "channel":
+		return fieldChannel
+	case "sender":
+		return fieldSender
+	case "from_client":
+		return fieldFromClient
+	case "to_client":
+		return fieldToClient
+	case "payload":
+		return fieldPayload
+	case "args":
+		return fieldArgs
+	case "metadata":
+		return fieldMetadata
+	case "command":
+		return fieldCommand
+	case "request_id":
+		return fieldRequestID
+	case "status":
+		return fieldStatus
+	case "error":
+		return fieldError
+	case "error_code":
+		return fieldErrorCode
 	}
-	if len(d.problems) > 0 {
-		return d.env, ValidationError(d.problems...)
+	return fieldUnknown
+}
+
+func (f fieldKey) isObject() bool {
+	return f == fieldPayload || f == fieldArgs || f == fieldMetadata
+}
+
+// own classifies the members and gives the values the envelope keeps their
+// own memory: all plain strings share one allocation and all objects
+// another, so the envelope neither aliases the caller's buffer nor pins
+// more of it than it uses.
+func own(ms []member) {
+	nText, nObject := 0, 0
+	for i := range ms {
+		m := &ms[i]
+		m.field = lookupField(m.key)
+		switch {
+		case m.field == fieldUnknown:
+		case m.field.isObject():
+			if len(m.raw) > 0 && m.raw[0] == '{' {
+				nObject += len(m.raw)
+			}
+		case len(m.raw) >= 2 && m.raw[0] == '"' && bytes.IndexByte(m.raw, '\\') < 0:
+			// Without escapes, a valid UTF-8 JSON string is its own value.
+			m.plain = true
+			nText += len(m.raw) - 2
+		}
 	}
-	return d.env, nil
+	if nText > 0 {
+		var b strings.Builder
+		b.Grow(nText)
+		for i := range ms {
+			if ms[i].plain {
+				b.Write(ms[i].raw[1 : len(ms[i].raw)-1])
+			}
+		}
+		text, at := b.String(), 0
+		for i := range ms {
+			if m := &ms[i]; m.plain {
+				n := len(m.raw) - 2
+				m.text, at = text[at:at+n], at+n
+			}
+		}
+	}
+	if nObject > 0 {
+		buf := make([]byte, 0, nObject)
+		for i := range ms {
+			if m := &ms[i]; m.field.isObject() && len(m.raw) > 0 && m.raw[0] == '{' {
+				at := len(buf)
+				buf = append(buf, m.raw...)
+				// Capped, so appending to one field cannot overwrite the next.
+				m.raw = buf[at:len(buf):len(buf)]
+			}
+		}
+	}
 }
 
 type decoder struct {
@@ -92,21 +241,21 @@ func (d *decoder) problem(format string, args ...any) {
 
 // field decodes one top-level field. A JSON null counts as absent, which
 // keeps clients that serialise every field (None → null) working.
-func (d *decoder) field(name string, raw json.RawMessage) {
-	if isNull(raw) {
+func (d *decoder) field(m *member) {
+	if isNull(m.raw) {
 		return
 	}
 	e := d.env
-	switch name {
-	case "id":
-		if s, ok := d.str(name, raw); ok {
+	switch m.field {
+	case fieldID:
+		if s, ok := d.str("id", m); ok {
 			if !ValidID(s) {
 				d.problem("id must be 1-%d characters of A-Z a-z 0-9 _ . : -", MaxIDLen)
 			}
 			e.ID = s
 		}
-	case "timestamp":
-		if s, ok := d.str(name, raw); ok {
+	case fieldTimestamp:
+		if s, ok := d.str("timestamp", m); ok {
 			t, err := ParseTimestamp(s)
 			switch {
 			case errors.Is(err, errTimestampRange):
@@ -116,46 +265,50 @@ func (d *decoder) field(name string, raw json.RawMessage) {
 			}
 			e.Timestamp = t
 		}
-	case "type":
-		if s, ok := d.str(name, raw); ok {
+	case fieldType:
+		if s, ok := d.str("type", m); ok {
 			e.Type = s
 		}
-	case "version":
-		if s, ok := d.str(name, raw); ok {
+	case fieldVersion:
+		if s, ok := d.str("version", m); ok {
 			e.Version = s
 		}
-	case "room":
-		e.Room = d.name(name, raw)
-	case "channel":
-		e.Channel = d.name(name, raw)
-	case "sender":
-		e.Sender = d.name(name, raw)
-	case "from_client":
-		e.FromClient = d.name(name, raw)
-	case "to_client":
-		e.ToClient = d.name(name, raw)
-	case "payload":
-		e.Payload = d.object(name, raw)
-	case "args":
-		e.Args = d.object(name, raw)
-	case "metadata":
-		e.Metadata = d.object(name, raw)
-	case "command":
-		e.Command = d.bounded(name, raw, MaxCommandLen)
-	case "request_id":
-		e.RequestID = d.bounded(name, raw, MaxIDLen)
-	case "status":
-		e.Status = d.bounded(name, raw, MaxStatusLen)
-	case "error":
-		e.Error = d.bounded(name, raw, MaxErrorLen)
-	case "error_code":
-		e.ErrorCode = d.bounded(name, raw, MaxCodeLen)
+	case fieldRoom:
+		e.Room = d.name("room", m)
+	case fieldChannel:
+		e.Channel = d.name("channel", m)
+	case fieldSender:
+		e.Sender = d.name("sender", m)
+	case fieldFromClient:
+		e.FromClient = d.name("from_client", m)
+	case fieldToClient:
+		e.ToClient = d.name("to_client", m)
+	case fieldPayload:
+		e.Payload = d.object("payload", m.raw)
+	case fieldArgs:
+		e.Args = d.object("args", m.raw)
+	case fieldMetadata:
+		e.Metadata = d.object("metadata", m.raw)
+	case fieldCommand:
+		e.Command = d.bounded("command", m, MaxCommandLen)
+	case fieldRequestID:
+		e.RequestID = d.bounded("request_id", m, MaxIDLen)
+	case fieldStatus:
+		e.Status = d.bounded("status", m, MaxStatusLen)
+	case fieldError:
+		e.Error = d.bounded("error", m, MaxErrorLen)
+	case fieldErrorCode:
+		e.ErrorCode = d.bounded("error_code", m, MaxCodeLen)
 	default:
-		d.problem("unknown field %q", Clip(name))
+		d.problem("unknown field %q", Clip(string(m.key)))
 	}
 }
 
-func (d *decoder) str(name string, raw json.RawMessage) (string, bool) {
+func (d *decoder) str(name string, m *member) (string, bool) {
+	if m.plain {
+		return m.text, true
+	}
+	raw := m.raw
 	if len(raw) == 0 || raw[0] != '"' {
 		d.problem("%s must be a string, got %s", name, jsonKind(raw))
 		return "", false
@@ -168,8 +321,8 @@ func (d *decoder) str(name string, raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-func (d *decoder) bounded(name string, raw json.RawMessage, max int) string {
-	s, ok := d.str(name, raw)
+func (d *decoder) bounded(name string, m *member, max int) string {
+	s, ok := d.str(name, m)
 	if !ok {
 		return ""
 	}
@@ -179,8 +332,8 @@ func (d *decoder) bounded(name string, raw json.RawMessage, max int) string {
 	return s
 }
 
-func (d *decoder) name(field string, raw json.RawMessage) string {
-	s, ok := d.str(field, raw)
+func (d *decoder) name(field string, m *member) string {
+	s, ok := d.str(field, m)
 	if !ok {
 		return ""
 	}
@@ -233,7 +386,7 @@ func (d *decoder) legacyCommand() {
 	if json.Unmarshal(d.env.Payload, &legacy) != nil || legacy.Command == nil {
 		return
 	}
-	d.env.Command = d.bounded("payload.command", *legacy.Command, MaxCommandLen)
+	d.env.Command = d.bounded("payload.command", &member{raw: *legacy.Command}, MaxCommandLen)
 	if legacy.Parameters != nil && !isNull(*legacy.Parameters) {
 		d.env.Args = d.object("payload.parameters", *legacy.Parameters)
 	}
@@ -423,15 +576,6 @@ func describeJSONError(data []byte, err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
 	}
 	return "malformed JSON"
-}
-
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func jsonKind(raw json.RawMessage) string {
