@@ -80,7 +80,9 @@ func TestMemoryBrokerDeliversToTheLocalHub(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
-func newRedisPair(t *testing.T) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
+// newRedisPair starts two brokers on one miniredis; onFailure, when given,
+// is the first node's failure hook.
+func newRedisPair(t *testing.T, onFailure ...func(string)) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	var hubs [2]*fakeHub
@@ -88,8 +90,11 @@ func newRedisPair(t *testing.T) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
 	for i := range brokers {
 		client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		hubs[i] = &fakeHub{clients: map[string]string{}}
-		brokers[i] = NewRedis(RedisOptions{Client: client, Local: hubs[i], Prefix: "test:", Timeout: time.Second,
-			Heartbeat: 50 * time.Millisecond})
+		o := RedisOptions{Client: client, Local: hubs[i], Prefix: "test:", Timeout: time.Second, Heartbeat: 50 * time.Millisecond}
+		if i == 0 && len(onFailure) > 0 {
+			o.OnFailure = onFailure[0]
+		}
+		brokers[i] = NewRedis(o)
 		t.Cleanup(func() {
 			_ = brokers[i].Close()
 			_ = client.Close()
@@ -109,6 +114,24 @@ func TestRedisBrokerDeliversOnceOnEveryNode(t *testing.T) {
 	got := hubs[1].deliveries()[0]
 	assert.Equal(t, Delivery{Tenant: "t", Room: "a:b", Channel: "c", SenderID: "s", Frame: frame}, got, "routing and frame arrive verbatim")
 	assert.Len(t, hubs[0].deliveries(), 1, "the publishing node delivers once, locally")
+}
+
+// A node hears its own publishes back; it recognises them by their first
+// bytes and never decodes them, while another node's body with the same
+// routing is decoded and delivered.
+func TestRedisBrokerSkipsItsOwnPublishesUndecoded(t *testing.T) {
+	var failures []string
+	var mu sync.Mutex
+	mr, hubs, brokers := newRedisPair(t, func(op string) { mu.Lock(); failures = append(failures, op); mu.Unlock() })
+	own := brokers[0].self + `"t":broken`
+	assert.Equal(t, 2, mr.Publish("test:bus", own), "both nodes hear it")
+	other := string(appendMessage(nil, brokers[1].node, &Delivery{Room: "r", Channel: "c", Frame: []byte(`{}`)}))
+	mr.Publish("test:bus", other)
+	eventually(t, func() bool { return len(hubs[0].deliveries()) == 1 }, "the other node's message")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, failures, "its own malformed body was skipped, not decoded")
+	assert.Equal(t, "r", hubs[0].deliveries()[0].Room)
 }
 
 func TestRedisBrokerFindsClientsOnOtherLiveNodes(t *testing.T) {

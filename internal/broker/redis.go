@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ type Redis struct {
 	beat      time.Duration
 
 	sub      *redis.PubSub
+	self     string // how this node's own pub/sub bodies begin
 	outbox   chan []byte
 	presence chan presenceOp
 	failing  sync.Map // op → *atomic.Bool: a failure episode is under way
@@ -98,6 +100,7 @@ func NewRedis(o RedisOptions) *Redis {
 		presence: make(chan presenceOp, presenceQueue),
 		outbox:   make(chan []byte, outboxSize),
 	}
+	r.self = string(appendNode(nil, r.node))
 	r.sub = r.client.Subscribe(ctx, r.channel())
 	r.wg.Add(4)
 	go r.receive(ctx)
@@ -175,18 +178,27 @@ func (r *Redis) send(ctx context.Context) {
 	}
 }
 
-func appendMessage(b []byte, node string, d *Delivery) []byte {
+// appendNode writes the start of a pub/sub body, which names its node.
+// The comma that follows keeps one node's start from being a prefix of
+// another's.
+func appendNode(b []byte, node string) []byte {
 	b = append(b, `{"n":`...)
 	b = protocol.AppendString(b, node)
+	return append(b, ',')
+}
+
+func appendMessage(b []byte, node string, d *Delivery) []byte {
+	b = appendNode(b, node)
 	for _, f := range [...]struct{ k, v string }{
-		{`,"t":`, d.Tenant}, {`,"r":`, d.Room}, {`,"c":`, d.Channel}, {`,"to":`, d.ToClient}, {`,"s":`, d.SenderID},
+		{`"t":`, d.Tenant}, {`"r":`, d.Room}, {`"c":`, d.Channel}, {`"to":`, d.ToClient}, {`"s":`, d.SenderID},
 	} {
 		if f.v != "" {
 			b = append(b, f.k...)
 			b = protocol.AppendString(b, f.v)
+			b = append(b, ',')
 		}
 	}
-	b = append(b, `,"f":`...)
+	b = append(b, `"f":`...)
 	b = append(b, d.Frame...)
 	return append(b, '}')
 }
@@ -202,13 +214,19 @@ func (r *Redis) receive(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if strings.HasPrefix(m.Payload, r.self) {
+				// Delivered locally when published. Every node hears its
+				// own publishes; skipping them before decoding keeps a
+				// single node from paying a JSON decode per message.
+				continue
+			}
 			var msg message
 			if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
 				r.fail("broker_decode", err)
 				continue
 			}
 			if msg.Node == r.node {
-				continue // delivered locally when published
+				continue // ours, though not in appendMessage's spelling
 			}
 			r.local.Deliver(&Delivery{
 				Tenant: msg.Tenant, Room: msg.Room, Channel: msg.Channel,
