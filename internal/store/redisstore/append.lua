@@ -13,41 +13,41 @@
 -- Returns the new stream entry id.
 
 local stream, index, order = KEYS[1], KEYS[2], KEYS[3]
-local msgid = ARGV[4]
+local maxlen, msgid = ARGV[1], ARGV[4]
 
 -- The entry id carries the message time ("<ms>-*") so that time bounds can be
 -- read as id ranges. Ids must grow: a message older than the newest entry
 -- (or a server without "<ms>-*") gets the next id Redis picks instead.
-local xadd = {'XADD', stream, 'MAXLEN', '~', ARGV[1], ARGV[3] .. '-*'}
-for i = 5, #ARGV do
-  xadd[#xadd + 1] = ARGV[i]
-end
-
-local before = redis.call('XLEN', stream)
-local entry = redis.pcall(unpack(xadd))
+-- The fields go straight from ARGV (no table is built per call).
+local entry = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, ARGV[3] .. '-*', unpack(ARGV, 5))
 if type(entry) == 'table' and entry.err then
-  xadd[6] = '*'
-  entry = redis.call(unpack(xadd))
+  entry = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, 5))
 end
 
 if msgid ~= '' then
   redis.call('HSET', index, msgid, entry)
 end
-redis.call('RPUSH', order, entry .. ' ' .. msgid)
+local listed = redis.call('RPUSH', order, entry .. ' ' .. msgid)
 
--- XADD trimmed the oldest entries (whole macro nodes with "~"); the order
--- list holds them in the same order, so pop as many and unindex those ids
--- that still point at a trimmed entry (a repeated id points at its newest).
-local removed = before + 1 - redis.call('XLEN', stream)
-if removed > 0 then
-  local gone = redis.call('LPOP', order, removed)
-  if gone then
-    for _, item in ipairs(gone) do
-      local sp = string.find(item, ' ', 1, true)
-      if sp then
-        local id, mid = string.sub(item, 1, sp - 1), string.sub(item, sp + 1)
-        if mid ~= '' and redis.call('HGET', index, mid) == id then
-          redis.call('HDEL', index, mid)
+-- After every run the order list holds exactly the stream's entries, so
+-- while it is no longer than maxlen, XADD cannot have trimmed (MAXLEN ~
+-- trims only beyond maxlen) and the stream's length need not be asked.
+-- Beyond it, the surplus over the stream's length is what XADD trimmed
+-- (whole macro nodes, oldest first, as the list is ordered): pop as many
+-- and unindex those ids that still point at a trimmed entry (a repeated id
+-- points at its newest).
+if listed > tonumber(maxlen) then
+  local removed = listed - redis.call('XLEN', stream)
+  if removed > 0 then
+    local gone = redis.call('LPOP', order, removed)
+    if gone then
+      for _, item in ipairs(gone) do
+        local sp = string.find(item, ' ', 1, true)
+        if sp then
+          local id, mid = string.sub(item, 1, sp - 1), string.sub(item, sp + 1)
+          if mid ~= '' and redis.call('HGET', index, mid) == id then
+            redis.call('HDEL', index, mid)
+          end
         end
       end
     end
