@@ -316,13 +316,15 @@ func (c *conn) readLoop() error {
 		return nil
 	})
 	limit := int64(o.MaxMessageSize)
-	var raw syscall.RawConn
+	var ready *readiness
 	if sc, ok := c.nc.(syscall.Conn); ok && c.br != nil {
-		raw, _ = sc.SyscallConn()
+		if raw, err := sc.SyscallConn(); err == nil {
+			ready = newReadiness(raw)
+		}
 	}
 	for {
-		if raw != nil && c.br.Buffered() == 0 {
-			if err := waitReadable(raw); err != nil {
+		if ready != nil && c.br.Buffered() == 0 {
+			if err := ready.wait(); err != nil {
 				return err
 			}
 		}
@@ -363,8 +365,7 @@ var (
 	errPolicy      = errors.New("too many protocol violations")
 )
 
-// readFrame reads a whole message of at most limit bytes into a fresh slice
-// (decoded envelopes keep pointing into it).
+// readFrame reads a whole message of at most limit bytes into a fresh slice.
 func readFrame(r io.Reader, limit int64) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {

@@ -4,6 +4,10 @@ package ws
 
 import "syscall"
 
-// waitReadable is a no-op where peeking is not wired up: the reader then
-// parks inside the WebSocket read itself.
-func waitReadable(syscall.RawConn) error { return nil }
+// readiness is a no-op where peeking is not wired up: the reader then parks
+// inside the WebSocket read itself.
+type readiness struct{}
+
+func newReadiness(syscall.RawConn) *readiness { return &readiness{} }
+
+func (*readiness) wait() error { return nil }
