@@ -20,6 +20,12 @@ workloads:
             receiving it back through a second connection (round trip)
   idle      C connections, each joined to its own channel; connect time,
             server RSS and goroutines per connection
+  floor     no server: a writer process pinned to --writer-cpu writes a
+            frame of the size the server sends fanout subscribers to each
+            of C plain TCP connections, R bursts per second, one write per
+            connection; the tool reads them. What fanout costs this
+            machine's kernel with one write per delivery on one core. A
+            burst under way at the deadline is finished and read.
 
 Publishing is open-loop on an absolute schedule: message i is due at
 start + i/R and carries that planned time; latency is measured from it.
@@ -36,6 +42,11 @@ target was unreachable or the run could not be set up or was interrupted,
 Durations take Go syntax (1500ms, 10s) or a plain number of seconds.
 Only loopback targets are allowed unless --allow-remote is given.
 `
+
+// floorWriter is the hidden workload the floor workload re-executes this
+// binary with: the writer side, in a process of its own so it can be pinned
+// to a CPU apart from the readers.
+const floorWriter = "floor-writer"
 
 // options is the parsed command line.
 type options struct {
@@ -61,8 +72,14 @@ type options struct {
 	payload  int
 	hold     time.Duration
 
+	writerCPU int // floor: the CPU the writer pins itself to; -1: no pinning
+
 	spread bool // the target is IPv4 loopback: source addresses can be spread
 }
+
+// hasServer tells the workloads that load an ArqonBus server from the floor
+// workload (and its writer), which has none.
+func (c *options) hasServer() bool { return c.workload != "floor" && c.workload != floorWriter }
 
 // messages is how many messages one publisher plans in total, and how many
 // of them belong to the warm-up.
@@ -92,7 +109,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			return nil, errHelp
 		}
 		fmt.Fprint(stderr, usage)
-		return nil, errors.New("missing workload: fanout, channels or idle")
+		return nil, errors.New("missing workload: fanout, channels, idle or floor")
 	}
 	c := &options{workload: args[0]}
 	fs := flag.NewFlagSet("arqonbench "+c.workload, flag.ContinueOnError)
@@ -101,26 +118,34 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprint(stderr, usage, "\nflags of ", c.workload, ":\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.url, "url", "ws://127.0.0.1:9100/ws", "server WebSocket URL (loopback only unless --allow-remote)")
-	fs.StringVar(&c.token, "token", "", "bearer token for servers with authentication on")
-	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
+	if c.hasServer() {
+		fs.StringVar(&c.url, "url", "ws://127.0.0.1:9100/ws", "server WebSocket URL (loopback only unless --allow-remote)")
+		fs.StringVar(&c.token, "token", "", "bearer token for servers with authentication on")
+		fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
+		fs.IntVar(&c.serverPID, "server-pid", 0, "server process id: report its CPU and RSS from /proc")
+		fs.StringVar(&c.metricsURL, "metrics-url", "", "server Prometheus URL (e.g. http://127.0.0.1:9100/metrics): report go_goroutines")
+		fs.StringVar(&c.room, "room", "", "room to use (default: arqonbench-<random>, fresh per run)")
+	}
 	fs.BoolVar(&c.json, "json", false, "write one JSON line with the results on stdout")
-	fs.IntVar(&c.serverPID, "server-pid", 0, "server process id: report its CPU and RSS from /proc")
-	fs.StringVar(&c.metricsURL, "metrics-url", "", "server Prometheus URL (e.g. http://127.0.0.1:9100/metrics): report go_goroutines")
-	fs.StringVar(&c.room, "room", "", "room to use (default: arqonbench-<random>, fresh per run)")
 	fs.IntVar(&c.concurrency, "concurrency", 200, "connection attempts in flight during setup")
 	durationVar(fs, &c.connectTimeout, "connect-timeout", 60*time.Second, "bound on setting up all connections (a `duration`)")
 	fs.IntVar(&c.retries, "retries", 5, "retries of a connection attempt that failed transiently")
 	fs.IntVar(&c.sources, "sources", 250, "spread client source addresses over 127.0.0.1..127.0.0.N (0: let the kernel choose)")
 
 	switch c.workload {
-	case "fanout", "channels":
-		name, def, rate := "subscribers", 1000, 1000.0
-		if c.workload == "channels" {
+	case "fanout", "channels", "floor", floorWriter:
+		name, def, rate, rateHelp := "subscribers", 1000, 1000.0, "messages per second per publisher"
+		switch c.workload {
+		case "channels":
 			name, rate = "clients", 10
+		case "floor", floorWriter:
+			// 100 bursts/s is the fanout load with nothing to coalesce,
+			// where the floor matters most.
+			name, rate, rateHelp = "connections", 100, "bursts per second (one frame to every connection each)"
+			fs.IntVar(&c.writerCPU, "writer-cpu", 0, "CPU the writer process pins itself to (-1: no pinning)")
 		}
 		fs.IntVar(&c.clients, name, def, "number of "+name)
-		fs.Float64Var(&c.rate, "rate", rate, "messages per second per publisher")
+		fs.Float64Var(&c.rate, "rate", rate, rateHelp)
 		durationVar(fs, &c.duration, "duration", 10*time.Second, "measured publishing `time`")
 		durationVar(fs, &c.warmup, "warmup", time.Second, "publishing `time` before the measurement, left out of the stats")
 		durationVar(fs, &c.drain, "drain", 5*time.Second, "`time` to wait for missing deliveries after publishing")
@@ -130,7 +155,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		durationVar(fs, &c.hold, "hold", 2*time.Second, "`time` to hold all connections before measuring and closing")
 	default:
 		fmt.Fprint(stderr, usage)
-		return nil, fmt.Errorf("unknown workload %q: fanout, channels or idle", c.workload)
+		return nil, fmt.Errorf("unknown workload %q: fanout, channels, idle or floor", c.workload)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -147,11 +172,20 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 func (c *options) validate() error {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	spread, err := checkTarget(c.url, c.allowRemote)
-	if err != nil {
-		bad("%v", err)
+	if c.hasServer() {
+		spread, err := checkTarget(c.url, c.allowRemote)
+		if err != nil {
+			bad("%v", err)
+		}
+		c.spread = spread && c.sources > 0
+	} else {
+		c.spread = c.sources > 0 // the writer listens on 127.0.0.1
+		// unix.CPUSet holds CPUs 0..1023; whether the CPU exists is the
+		// writer's to find out (this process may be pinned away from it).
+		if c.writerCPU < -1 || c.writerCPU > 1023 {
+			bad("--writer-cpu must be -1 (no pinning) or a CPU number")
+		}
 	}
-	c.spread = spread && c.sources > 0
 	if c.clients < 1 {
 		bad("the number of connections must be at least 1")
 	}

@@ -49,11 +49,15 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		{"channels", "--clients", "0"},
 		{"idle", "--rate", "5"},
 		{"idle", "extra"},
+		{"floor", "--writer-cpu", "-2"},
+		{"floor", "--connections", "0"},
+		{"floor", "--url", "ws://127.0.0.1:9100/ws"},
+		{"floor", "--server-pid", "1"},
 	} {
 		if _, err := parseArgs(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
-		if code := run(t.Context(), args, io.Discard, io.Discard); code != 2 {
+		if code := run(t.Context(), args, nil, io.Discard, io.Discard); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
@@ -75,7 +79,7 @@ func TestDurationsTakeGoSyntaxOrSeconds(t *testing.T) {
 func TestUnreachableTargetExitsOne(t *testing.T) {
 	// Port 1 on loopback: nothing listens there.
 	code := run(t.Context(), []string{"idle", "--url", "ws://127.0.0.1:1/ws", "--retries", "0", "--connections", "1"},
-		io.Discard, io.Discard)
+		nil, io.Discard, io.Discard)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}

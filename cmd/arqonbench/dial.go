@@ -48,14 +48,20 @@ type dialer struct {
 	pool    sync.Pool // write buffers, shared: receivers rarely write
 }
 
-func (d *dialer) wsDialer() *websocket.Dialer {
+// netDialer is the TCP dialer of the next connection: its source address
+// is the next one of the cycle.
+func (d *dialer) netDialer() (*net.Dialer, string) {
 	nd := &net.Dialer{Timeout: dialTimeout}
-	network := "tcp"
-	if d.sources > 0 {
-		n := (d.next.Add(1) - 1) % uint32(d.sources)
-		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(n+1))}
-		network = "tcp4"
+	if d.sources == 0 {
+		return nd, "tcp"
 	}
+	n := (d.next.Add(1) - 1) % uint32(d.sources)
+	nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(n+1))}
+	return nd, "tcp4"
+}
+
+func (d *dialer) wsDialer() *websocket.Dialer {
+	nd, network := d.netDialer()
 	return &websocket.Dialer{
 		NetDialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return nd.DialContext(ctx, network, addr)
@@ -70,23 +76,42 @@ func (d *dialer) wsDialer() *websocket.Dialer {
 // dial opens one connection; onFrame receives every frame that is not a
 // reply to a request.
 func (d *dialer) dial(ctx context.Context, onFrame func([]byte)) (*client.Client, error) {
-	pause := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		c, err := client.Dial(ctx, d.url, client.Options{
+	var c *client.Client
+	err := d.retry(ctx, func() (err error) {
+		c, err = client.Dial(ctx, d.url, client.Options{
 			Token: d.token, OnFrame: onFrame, IncomingBuffer: 1, Dialer: d.wsDialer(),
 		})
-		if err == nil {
-			return c, nil
-		}
-		if attempt >= d.retries || !transient(err) || ctx.Err() != nil {
-			return nil, err
+		return err
+	})
+	return c, err
+}
+
+// dialTCP opens one plain TCP connection to addr (the floor workload).
+func (d *dialer) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := d.retry(ctx, func() (err error) {
+		nd, network := d.netDialer()
+		c, err = nd.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// retry runs attempt until it succeeds, fails for good, or d.retries more
+// attempts have failed, pausing longer after each failure.
+func (d *dialer) retry(ctx context.Context, attempt func() error) error {
+	pause := 50 * time.Millisecond
+	for n := 0; ; n++ {
+		err := attempt()
+		if err == nil || n >= d.retries || !transient(err) || ctx.Err() != nil {
+			return err
 		}
 		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, err
+			return err
 		}
 		pause = min(2*pause, time.Second)
 	}
@@ -108,18 +133,39 @@ func transient(err error) bool {
 // returns the connections it opened (nil where none) with that failure.
 func connectAll(ctx context.Context, d *dialer, n, concurrency int, onFrame func(i int) func([]byte),
 	setup func(ctx context.Context, i int, c *client.Client) error) ([]*client.Client, error) {
+	conns := make([]*client.Client, n)
+	err := forEach(ctx, n, concurrency, func(ctx context.Context, i int) error {
+		var f func([]byte)
+		if onFrame != nil {
+			f = onFrame(i)
+		}
+		c, err := d.dial(ctx, f)
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		conns[i] = c
+		if setup != nil {
+			if err := setup(ctx, i, c); err != nil {
+				return fmt.Errorf("connection %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	return conns, err
+}
+
+// forEach runs f for i in 0..n-1, at most concurrency calls at a time. At
+// the first failure it starts no more calls and cancels the context of the
+// ones in flight; it returns that failure, or ctx's error if ctx ended.
+func forEach(ctx context.Context, n, concurrency int, f func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	conns := make([]*client.Client, n)
 	sem := make(chan struct{}, concurrency)
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once
 		firstErr error
 	)
-	fail := func(err error) {
-		once.Do(func() { firstErr = err; cancel() })
-	}
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		select {
 		case sem <- struct{}{}:
@@ -129,20 +175,8 @@ func connectAll(ctx context.Context, d *dialer, n, concurrency int, onFrame func
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var f func([]byte)
-			if onFrame != nil {
-				f = onFrame(i)
-			}
-			c, err := d.dial(ctx, f)
-			if err != nil {
-				fail(fmt.Errorf("connection %d: %w", i, err))
-				return
-			}
-			conns[i] = c
-			if setup != nil {
-				if err := setup(ctx, i, c); err != nil {
-					fail(fmt.Errorf("connection %d: %w", i, err))
-				}
+			if err := f(ctx, i); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
 			}
 		}()
 	}
@@ -150,7 +184,7 @@ func connectAll(ctx context.Context, d *dialer, n, concurrency int, onFrame func
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
-	return conns, firstErr
+	return firstErr
 }
 
 // closeAll closes every open connection, concurrency at a time, and waits

@@ -37,6 +37,7 @@ type result struct {
 	Notes       []string       `json:"notes,omitempty"`
 	*streamResult
 	*idleResult
+	*floorResult
 }
 
 // streamResult holds the fanout and channels numbers. Message counts cover
@@ -68,6 +69,19 @@ type streamResult struct {
 	// late the publisher wrote each message (the tool's own delay).
 	Latency *latencySummary `json:"latency_ms,omitempty"`
 	SendLag *latencySummary `json:"send_lag_ms,omitempty"`
+}
+
+// floorResult holds what only the floor workload reports; its latency,
+// loss and send lag (the writer's) are in streamResult.
+type floorResult struct {
+	WriterPID    int      `json:"writer_pid"`
+	WriterCPU    int      `json:"writer_cpu"`  // the writer's CPU; -1: not pinned
+	FrameBytes   int      `json:"frame_bytes"` // bytes per write, WebSocket header included
+	WriteErrors  int64    `json:"write_errors"`
+	WriterCPUPct *float64 `json:"writer_cpu_pct,omitempty"` // percent of one core, measured window
+	// WriterBurst is how long the writer took to write one frame to every
+	// connection: what one core needs to reach them all with one write each.
+	WriterBurst *latencySummary `json:"writer_burst_ms,omitempty"`
 }
 
 // idleResult holds the idle numbers.
@@ -109,10 +123,20 @@ func writeSummary(w io.Writer, r *result) {
 		p("  error: %s", r.Error)
 	}
 	p("  connections: %d opened in %.2f s (file limit %d)", r.Connections, r.ConnectS, r.FileLimit)
-	if s := r.streamResult; s != nil {
+	if s, f := r.streamResult, r.floorResult; f != nil && s != nil {
+		cpu := "not pinned"
+		if f.WriterCPU >= 0 {
+			cpu = fmt.Sprintf("on CPU %d", f.WriterCPU)
+		}
+		p("  writer (pid %d, %s): %g bursts/s × %g s (+%g s warm-up), each one %d-byte frame (%d-byte payload) per connection",
+			f.WriterPID, cpu, s.Rate, s.DurationS, s.WarmupS, f.FrameBytes, s.PayloadBytes)
+		p("  sent %d of %d planned bursts; write errors %d", s.Sent, s.Planned, f.WriteErrors)
+	} else if s != nil {
 		p("  publishing: %d publisher(s) × %g msg/s × %g s (+%g s warm-up), %d-byte payload",
 			s.Publishers, s.Rate, s.DurationS, s.WarmupS, s.PayloadBytes)
 		p("  sent %d of %d planned; acks %d (errors %d, delivered %d)", s.Sent, s.Planned, s.Acked, s.AckErrors, s.AckDelivered)
+	}
+	if s := r.streamResult; s != nil {
 		p("  received %d of %d expected by %d receivers: %s deliveries/s", s.Received, s.Expected, s.Receivers, thousands(s.DeliveredPerS))
 		p("  loss %d (%d receivers, at most %d each), duplicates %d (%d receivers), out of order %d (%d receivers), other frames %d",
 			s.Loss, s.LossReceivers, s.LossMaxReceiver, s.Duplicates, s.DupReceivers, s.OutOfOrder, s.OOOReceivers, s.OtherFrames)
@@ -122,6 +146,10 @@ func writeSummary(w io.Writer, r *result) {
 		if l := s.SendLag; l != nil {
 			p("  send lag ms: p50 %.3f  p99 %.3f  max %.3f", l.P50, l.P99, l.Max)
 		}
+	}
+	if f := r.floorResult; f != nil && f.WriterBurst != nil {
+		l := f.WriterBurst
+		p("  writer burst ms: p50 %.3f  p99 %.3f  max %.3f  mean %.3f", l.P50, l.P99, l.Max, l.Mean)
 	}
 	if i := r.idleResult; i != nil {
 		p("  held %g s, dropped %d", i.HoldS, i.Dropped)
@@ -135,6 +163,9 @@ func writeSummary(w io.Writer, r *result) {
 	line := fmt.Sprintf("  cpu (%% of one core): tool %.1f", r.ToolCPUPct)
 	if r.ServerCPUPct != nil {
 		line += fmt.Sprintf(", server %.1f", *r.ServerCPUPct)
+	}
+	if f := r.floorResult; f != nil && f.WriterCPUPct != nil {
+		line += fmt.Sprintf(", writer %.1f", *f.WriterCPUPct)
 	}
 	if r.ServerRSSKiB != nil {
 		line += fmt.Sprintf("; server RSS %d KiB", *r.ServerRSSKiB)

@@ -18,7 +18,7 @@ import (
 const gcPercent = 400
 
 // run is the whole command; main only adds the signal context and exit.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args, stderr)
 	if errors.Is(err, errHelp) {
 		return 0
@@ -39,6 +39,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
 	}
+	if cfg.workload == floorWriter {
+		return runFloorWriter(ctx, cfg, stdin, stdout, stderr)
+	}
 
 	start := time.Now()
 	b := newBench(cfg)
@@ -50,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runStream(ctx, b, channelsPlan(b.room, cfg.clients, cfg.rate), res)
 	case "idle":
 		err = runIdle(ctx, b, res)
+	case "floor":
+		err = runFloor(ctx, b, res)
 	}
 	res.ElapsedS = round3(time.Since(start).Seconds())
 	res.Completed = err == nil
