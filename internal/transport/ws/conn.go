@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -330,8 +331,9 @@ func (c *conn) readLoop() error {
 		}
 		mt, r, err := c.ws.NextReader()
 		var data []byte
+		buf := framePool.Get().(*[]byte)
 		if err == nil {
-			data, err = readFrame(r, limit)
+			data, err = readFrame(r, limit, buf)
 		}
 		// gorilla reports a frame length that overflows its counters as
 		// ErrReadLimit: that frame is too big as well.
@@ -355,6 +357,7 @@ func (c *conn) readLoop() error {
 		if ok && c.handle(data) {
 			return errPolicy
 		}
+		putFrameBuffer(buf)
 	}
 }
 
@@ -365,12 +368,43 @@ var (
 	errPolicy      = errors.New("too many protocol violations")
 )
 
-// readFrame reads a whole message of at most limit bytes into a fresh slice.
-func readFrame(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+// framePool holds the buffers frames are read into. Nothing keeps a frame
+// once it is handled (Decode copies what the envelope keeps), so one buffer
+// serves frame after frame, of any connection, and an idle connection holds
+// none.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledFrame keeps the rare huge frame's buffer out of the pool, bytes.
+const maxPooledFrame = 64 << 10
+
+func putFrameBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledFrame {
+		*b = (*b)[:0]
+		framePool.Put(b)
 	}
+}
+
+// readFrame reads a whole message of at most limit bytes into *buf (grown
+// as needed and kept there for reuse). It never reads more than limit+1
+// bytes.
+func readFrame(r io.Reader, limit int64, buf *[]byte) ([]byte, error) {
+	lr := io.LimitedReader{R: r, N: limit + 1}
+	data := (*buf)[:0]
+	for {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, min(len(data)+512, int(lr.N)))
+		}
+		n, err := lr.Read(data[len(data):min(cap(data), len(data)+int(lr.N))])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*buf = data
+			return nil, err
+		}
+	}
+	*buf = data
 	if int64(len(data)) > limit {
 		return nil, errTooBig
 	}
