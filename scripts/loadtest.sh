@@ -7,11 +7,14 @@
 #   REDIS=strict scripts/loadtest.sh channels --clients 1000 --rate 10
 #
 # PERSIST (default false) turns history on (memory store). REDIS=strict or
-# REDIS=degraded starts redis-server on CPU 0 too and stores there. The JSON
-# line of the run is printed on stdout, the summary on stderr.
+# REDIS=degraded starts redis-server on CPU 0 too and stores there.
+# SERVER_ENV and TOOL_ENV add environment to the server and the tool, e.g.
+# SERVER_ENV=GOGC=400 or SERVER_ENV=GODEBUG=gctrace=1 (the server's stderr
+# is build/loadtest-server.log). The JSON line of the run is printed on
+# stdout, the summary on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 2,11p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
 port=${PORT:-19100}
 make -s build
 ulimit -n "$(ulimit -Hn)"
@@ -33,8 +36,8 @@ if [ -n "${REDIS:-}" ]; then
   env+=(ARQONBUS_ENABLE_PERSISTENCE=true ARQONBUS_STORAGE_BACKEND=redis ARQONBUS_STORAGE_MODE="$REDIS"
     ARQONBUS_REDIS_URL="redis://127.0.0.1:$rport/0")
 fi
-env "${env[@]}" taskset -c 0 bin/arqonbus serve >/dev/null 2>build/loadtest-server.log &
+env "${env[@]}" ${SERVER_ENV:-} taskset -c 0 bin/arqonbus serve >/dev/null 2>build/loadtest-server.log &
 server_pid=$!
 for _ in $(seq 100); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-taskset -c 1 bin/arqonbench "$@" --url "ws://127.0.0.1:$port/ws" --server-pid "$server_pid" \
+env ${TOOL_ENV:-} taskset -c 1 bin/arqonbench "$@" --url "ws://127.0.0.1:$port/ws" --server-pid "$server_pid" \
   --metrics-url "http://127.0.0.1:$port/metrics" --json
