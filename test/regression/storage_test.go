@@ -17,6 +17,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
+	"github.com/arqonbus/arqonbus/internal/store/storetest"
 	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
@@ -246,4 +247,43 @@ func TestRegression_HistoryReturnsTheNewestMessagesFromTheStreamItWrote(t *testi
 		other := testutil.Dial(t, reader, client.Options{Token: testutil.Token(t, secret, testutil.Claims("eve", "globex", "user"))})
 		assert.Empty(t, history(t, other, map[string]any{}), "another tenant's history is another stream")
 	})
+}
+
+// The append script learned how many entries XADD trimmed from the
+// stream's length before and after, and popped that many items off the
+// order list to unindex them. When the order list had gone while its stream
+// lived on (the keys of one stream expire or are deleted apart), the items
+// it popped were those of messages the stream still held, so their ids
+// left the index: Locate and since/before bounds no longer found messages
+// that were in history. Now the script compares the order list with the
+// stream, pops only a surplus, and a live message stays indexed.
+func TestRegression_ALostOrderListNeverUnindexesLiveMessages(t *testing.T) {
+	mr := testutil.MiniRedis(t)
+	rs, err := redisstore.New(redisstore.Options{URL: "redis://" + mr.Addr(), MaxLen: 5, Timeout: 2 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rs.Close() })
+	ctx := context.Background()
+	key := store.Key{Tenant: "t", Room: "r", Channel: "c"}
+	for i := range 5 {
+		require.NoError(t, rs.Append(ctx, key, storetest.Msg(key, i)))
+	}
+	var order []string
+	for _, k := range mr.Keys() {
+		if strings.HasSuffix(k, ":order") {
+			order = append(order, k)
+		}
+	}
+	require.Len(t, order, 1, "keys %q", mr.Keys())
+	mr.Del(order[0]) // gone apart from its stream
+	for i := 5; i < 10; i++ {
+		require.NoError(t, rs.Append(ctx, key, storetest.Msg(key, i))) // each trims one entry
+	}
+	page, err := rs.History(ctx, key, store.Query{Limit: 50})
+	require.NoError(t, err)
+	require.Equal(t, []string{"m00005", "m00006", "m00007", "m00008", "m00009"}, storetest.IDs(page.Messages))
+	for _, id := range storetest.IDs(page.Messages) {
+		_, found, err := rs.Locate(ctx, key, id)
+		require.NoError(t, err)
+		assert.True(t, found, "%s is in history and must stay indexed", id)
+	}
 }
