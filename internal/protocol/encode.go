@@ -13,8 +13,28 @@ const TimestampLayout = "2006-01-02T15:04:05.000000Z"
 // FormatTimestamp renders t in TimestampLayout.
 func FormatTimestamp(t time.Time) string { return t.UTC().Format(TimestampLayout) }
 
-// Encode returns the JSON form of e.
-func Encode(e *Envelope) []byte { return AppendEnvelope(make([]byte, 0, 256), e) }
+// Encode returns the JSON form of e, in one allocation unless strings
+// need escaping.
+func Encode(e *Envelope) []byte { return AppendEnvelope(make([]byte, 0, encodedSize(e)), e) }
+
+// encodedSize is the length of e's JSON form when no string needs escaping:
+// every field's value plus the most its name, quotes and separators take.
+func encodedSize(e *Envelope) int {
+	const perField = len(`,"request_id":""`) // the longest name, quoted, with a separator
+	n := len(`{}`) + perField + len(TimestampLayout)
+	for _, v := range [...]string{e.ID, e.Type, e.Version, e.Room, e.Channel, e.Sender, e.FromClient,
+		e.ToClient, e.Command, e.RequestID, e.Status, e.Error, e.ErrorCode} {
+		if v != "" {
+			n += perField + len(v)
+		}
+	}
+	for _, v := range [...]json.RawMessage{e.Payload, e.Args, e.Metadata} {
+		if len(v) > 0 {
+			n += perField + len(v)
+		}
+	}
+	return n
+}
 
 // AppendEnvelope appends the JSON form of e to dst. Fields are written in a
 // fixed order and empty fields are left out; raw object fields are copied

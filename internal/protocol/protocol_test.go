@@ -252,3 +252,33 @@ func TestAsWireNeverLeaksInternalErrors(t *testing.T) {
 }
 
 var ErrorForTest = NewError(CodeNotFound, "x")
+
+// Encode sizes its buffer from the envelope, so a frame without escapes is
+// built in one allocation and never reallocated.
+func TestEncodeAllocatesOnceWithoutEscapes(t *testing.T) {
+	env, err := Decode(mustRead(t, "testdata/golden/message.json"), DefaultLimits)
+	require.NoError(t, err)
+	env.Timestamp = time.Date(2026, 11, 27, 4, 0, 0, 123456000, time.UTC)
+	env.Payload = json.RawMessage(`{"pad":"` + strings.Repeat("x", 3000) + `"}`)
+	var out []byte
+	allocs := testing.AllocsPerRun(100, func() { out = Encode(env) })
+	assert.Equal(t, 1.0, allocs)
+	assert.LessOrEqual(t, len(out), encodedSize(env))
+	env.Sender = strings.Repeat("\x01", 50) // each byte becomes \u0001: the buffer grows, output is right
+	assert.JSONEq(t, string(AppendEnvelope(nil, env)), string(Encode(env)))
+}
+
+// The ack every message gets is built on the stack: one allocation, the
+// frame itself, and the same bytes as encoding MessageAck.
+func TestEncodeMessageAckMatchesMessageAckInOneAllocation(t *testing.T) {
+	now := time.Date(2026, 11, 27, 4, 0, 0, 123456789, time.UTC)
+	for _, c := range []struct {
+		n         int
+		persisted bool
+	}{{0, false}, {1000, true}, {-9223372036854775808, false}, {9223372036854775807, true}} {
+		want := Encode(MessageAck("m-1", c.n, c.persisted, now))
+		assert.Equal(t, string(want), string(EncodeMessageAck("m-1", c.n, c.persisted, now)))
+	}
+	allocs := testing.AllocsPerRun(100, func() { EncodeMessageAck("m-1", 1000, true, now) })
+	assert.Equal(t, 1.0, allocs)
+}

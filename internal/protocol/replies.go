@@ -20,14 +20,32 @@ func Welcome(clientID string, now time.Time) *Envelope {
 
 // MessageAck is the one message_response a sender gets for a message.
 func MessageAck(id string, delivered int, persisted bool, now time.Time) *Envelope {
-	payload := make([]byte, 0, 48)
+	e := messageAck(make([]byte, 0, maxAckPayload), id, delivered, persisted, now)
+	return &e
+}
+
+// EncodeMessageAck is Encode(MessageAck(…)) in one allocation: the ack is
+// built on the stack, which matters because every message gets one.
+func EncodeMessageAck(id string, delivered int, persisted bool, now time.Time) []byte {
+	var payload [maxAckPayload]byte
+	e := messageAck(payload[:0], id, delivered, persisted, now)
+	return Encode(&e)
+}
+
+// maxAckPayload fits {"delivered":<any int>,"persisted":false}.
+const maxAckPayload = 56
+
+// messageAck returns the ack by value, its payload appended to payload, so
+// that a caller can keep both on its stack.
+func messageAck(payload []byte, id string, delivered int, persisted bool, now time.Time) Envelope {
 	payload = append(payload, `{"delivered":`...)
 	payload = strconv.AppendInt(payload, int64(delivered), 10)
 	payload = append(payload, `,"persisted":`...)
 	payload = strconv.AppendBool(payload, persisted)
 	payload = append(payload, '}')
-	e := &Envelope{
+	e := Envelope{
 		ID:        id,
+		Timestamp: now.UTC().Truncate(time.Microsecond), // as Stamp, which would move e to the heap
 		Type:      TypeMessageResponse,
 		Version:   Version,
 		Sender:    ServerSender,
@@ -35,7 +53,9 @@ func MessageAck(id string, delivered int, persisted bool, now time.Time) *Envelo
 		RequestID: id,
 		Payload:   payload,
 	}
-	Stamp(e, now)
+	if e.ID == "" {
+		e.ID = NewMessageID()
+	}
 	return e
 }
 

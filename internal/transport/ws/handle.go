@@ -84,7 +84,7 @@ func (c *conn) publish(ctx context.Context, env *protocol.Envelope) {
 		c.replyError(env.ID, err)
 		return
 	}
-	c.reply(protocol.MessageAck(env.ID, res.Delivered, res.Persisted, c.srv.o.Clock()))
+	c.sendReply(protocol.EncodeMessageAck(env.ID, res.Delivered, res.Persisted, c.srv.o.Clock()))
 }
 
 // telemetry is delivered like a message when routed and never acknowledged;
