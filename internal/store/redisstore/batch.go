@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,10 +20,22 @@ const (
 )
 
 type appendReq struct {
-	ctx  context.Context
-	keys []string
-	args []any
-	done chan error // buffered: the batcher never waits for the caller
+	parent   context.Context // the caller's
+	deadline time.Time       // the caller stops waiting then
+	keys     []string
+	args     []any
+	done     chan error // buffered: the batcher never waits for the caller
+}
+
+// gaveUp reports why the caller no longer waits, or nil.
+func (r *appendReq) gaveUp() error {
+	if err := r.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(r.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func (s *Store) batch() {
@@ -80,9 +93,9 @@ func (s *Store) pipeline(ctx context.Context, reqs []*appendReq, eval bool) []*r
 	cmds := make([]*redis.Cmd, len(reqs))
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range reqs {
-			if r.ctx.Err() != nil { // the caller gave up: do not write late
+			if err := r.gaveUp(); err != nil { // do not write late
 				cmds[i] = redis.NewCmd(ctx)
-				cmds[i].SetErr(r.ctx.Err())
+				cmds[i].SetErr(err)
 				continue
 			}
 			if eval {

@@ -35,36 +35,59 @@ const (
 // appendFields appends env's set fields as name, value pairs. Raw JSON goes
 // as []byte: go-redis writes []byte but not named byte-slice types.
 func appendFields(args []any, env *protocol.Envelope) []any {
-	str := func(name, v string) {
-		if v != "" {
-			args = append(args, name, v)
-		}
-	}
-	raw := func(name string, v json.RawMessage) {
-		if len(v) > 0 {
-			args = append(args, name, []byte(v))
-		}
-	}
-	str(fID, env.ID)
+	args = appendString(args, fID, env.ID)
 	if !env.Timestamp.IsZero() {
 		args = append(args, fTS, strconv.FormatInt(env.Timestamp.UnixMicro(), 10))
 	}
-	str(fType, env.Type)
-	str(fVersion, env.Version)
-	str(fRoom, env.Room)
-	str(fChannel, env.Channel)
-	str(fSender, env.Sender)
-	str(fFromClient, env.FromClient)
-	str(fToClient, env.ToClient)
-	raw(fPayload, env.Payload)
-	str(fCommand, env.Command)
-	raw(fArgs, env.Args)
-	str(fRequestID, env.RequestID)
-	str(fStatus, env.Status)
-	str(fError, env.Error)
-	str(fErrorCode, env.ErrorCode)
-	raw(fMetadata, env.Metadata)
+	args = appendString(args, fType, env.Type)
+	args = appendString(args, fVersion, env.Version)
+	args = appendString(args, fRoom, env.Room)
+	args = appendString(args, fChannel, env.Channel)
+	args = appendString(args, fSender, env.Sender)
+	args = appendString(args, fFromClient, env.FromClient)
+	args = appendString(args, fToClient, env.ToClient)
+	args = appendRaw(args, fPayload, env.Payload)
+	args = appendString(args, fCommand, env.Command)
+	args = appendRaw(args, fArgs, env.Args)
+	args = appendString(args, fRequestID, env.RequestID)
+	args = appendString(args, fStatus, env.Status)
+	args = appendString(args, fError, env.Error)
+	args = appendString(args, fErrorCode, env.ErrorCode)
+	return appendRaw(args, fMetadata, env.Metadata)
+}
+
+func appendString(args []any, name, v string) []any {
+	if v != "" {
+		args = append(args, name, v)
+	}
 	return args
+}
+
+func appendRaw(args []any, name string, v json.RawMessage) []any {
+	if len(v) > 0 {
+		args = append(args, name, []byte(v))
+	}
+	return args
+}
+
+// setFields counts the fields appendFields writes, to size its slice.
+func setFields(env *protocol.Envelope) int {
+	n := 0
+	if !env.Timestamp.IsZero() {
+		n++
+	}
+	for _, v := range [...]string{env.ID, env.Type, env.Version, env.Room, env.Channel, env.Sender,
+		env.FromClient, env.ToClient, env.Command, env.RequestID, env.Status, env.Error, env.ErrorCode} {
+		if v != "" {
+			n++
+		}
+	}
+	for _, v := range [...]json.RawMessage{env.Payload, env.Args, env.Metadata} {
+		if len(v) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // decodeFields fills an envelope from stored fields. A field that cannot be

@@ -145,22 +145,33 @@ func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelop
 	}
 	k := keysFor(s.prefix, key)
 	ms := max(env.Timestamp.UnixMilli(), 0)
-	args := make([]any, 4, 4+2*17)
+	args := make([]any, 4, 4+2*setFields(env))
 	args[0], args[1], args[2], args[3] = s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID
 	args = appendFields(args, env)
-	cctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	req := &appendReq{ctx: cctx, keys: []string{k.stream, k.index, k.order}, args: args, done: make(chan error, 1)}
+	// Every message passes here, so the time bound is a pooled timer and a
+	// deadline rather than a context of its own (three allocations each).
+	deadline := time.Now().Add(s.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	req := &appendReq{parent: ctx, deadline: deadline, keys: []string{k.stream, k.index, k.order}, args: args,
+		done: make(chan error, 1)}
+	t := getTimer(time.Until(deadline))
+	defer putTimer(t)
 	var err error
 	select {
 	case s.appends <- req:
 		select {
 		case err = <-req.done:
-		case <-cctx.Done():
-			err = cctx.Err()
+		case <-t.C:
+			err = context.DeadlineExceeded
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
-	case <-cctx.Done():
-		err = cctx.Err()
+	case <-t.C:
+		err = context.DeadlineExceeded
+	case <-ctx.Done():
+		err = ctx.Err()
 	case <-s.stop:
 		return store.ErrClosed
 	}
@@ -168,6 +179,23 @@ func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelop
 		return wrap(ctx, "append", key.String(), err)
 	}
 	return nil
+}
+
+var timerPool sync.Pool
+
+// getTimer returns a running timer from the pool; putTimer stops it and
+// returns it. A stopped timer's channel holds no stale tick (Go 1.23+).
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timerPool.Put(t)
 }
 
 // Count returns the stream length (XLEN). With MAXLEN ~ it may exceed MaxLen

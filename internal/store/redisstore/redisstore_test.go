@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/arqonbus/arqonbus/internal/metrics"
+	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/storetest"
 )
@@ -386,4 +387,37 @@ func TestAStoreDialledFromAURLAuthenticates(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "wrong-pw")
 	assert.NotContains(t, store.ErrorReason(err), "wrong-pw")
+}
+
+// The batcher skips an append whose caller stopped waiting (deadline passed
+// or context ended): a refused message must not be written late.
+func TestABatchSkipsAppendsWhoseCallerGaveUp(t *testing.T) {
+	mr := miniredis.RunT(t)
+	s := newStore(t, mr, Options{KeyPrefix: "late:"})
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	k := keysFor("late:", key)
+	reqs := []*appendReq{
+		{parent: context.Background(), deadline: time.Now().Add(-time.Millisecond)},
+		{parent: cancelled, deadline: time.Now().Add(time.Minute)},
+	}
+	for _, r := range reqs {
+		r.keys = []string{k.stream, k.index, k.order}
+		r.args = appendFields([]any{"100", "0", "1000", "m1"}, storetest.Msg(key, 1))
+		r.done = make(chan error, 1)
+	}
+	s.runBatch(reqs)
+	assert.ErrorIs(t, <-reqs[0].done, context.DeadlineExceeded)
+	assert.ErrorIs(t, <-reqs[1].done, context.Canceled)
+	assert.False(t, mr.Exists(k.stream), "nothing was written")
+}
+
+func TestSetFieldsCountsWhatAppendFieldsWrites(t *testing.T) {
+	full := storetest.Msg(key, 7)
+	full.FromClient, full.ToClient, full.Command, full.RequestID = "f", "t", "c", "r"
+	full.Status, full.Error, full.ErrorCode = "s", "e", "E"
+	full.Args, full.Metadata = []byte(`{"a":1}`), []byte(`{"m":1}`)
+	for _, env := range []*protocol.Envelope{{}, storetest.Msg(key, 1), full} {
+		assert.Len(t, appendFields(nil, env), 2*setFields(env))
+	}
 }
