@@ -32,62 +32,66 @@ const (
 	fMetadata   = "metadata"
 )
 
-// appendFields appends env's set fields as name, value pairs. Raw JSON goes
-// as []byte: go-redis writes []byte but not named byte-slice types.
-func appendFields(args []any, env *protocol.Envelope) []any {
-	args = appendString(args, fID, env.ID)
+// entryField is one stream entry field: a string, or raw JSON. The name
+// is held as an interface made from a constant, so passing it to go-redis
+// allocates nothing.
+type entryField struct {
+	name any
+	str  string
+	raw  json.RawMessage
+}
+
+func (f *entryField) set() bool { return f.str != "" || len(f.raw) > 0 }
+
+// entryFields lists env's fields in the order they are stored; unset ones
+// are empty.
+func entryFields(env *protocol.Envelope) [17]entryField {
+	var ts string
 	if !env.Timestamp.IsZero() {
-		args = append(args, fTS, strconv.FormatInt(env.Timestamp.UnixMicro(), 10))
+		ts = strconv.FormatInt(env.Timestamp.UnixMicro(), 10)
 	}
-	args = appendString(args, fType, env.Type)
-	args = appendString(args, fVersion, env.Version)
-	args = appendString(args, fRoom, env.Room)
-	args = appendString(args, fChannel, env.Channel)
-	args = appendString(args, fSender, env.Sender)
-	args = appendString(args, fFromClient, env.FromClient)
-	args = appendString(args, fToClient, env.ToClient)
-	args = appendRaw(args, fPayload, env.Payload)
-	args = appendString(args, fCommand, env.Command)
-	args = appendRaw(args, fArgs, env.Args)
-	args = appendString(args, fRequestID, env.RequestID)
-	args = appendString(args, fStatus, env.Status)
-	args = appendString(args, fError, env.Error)
-	args = appendString(args, fErrorCode, env.ErrorCode)
-	return appendRaw(args, fMetadata, env.Metadata)
+	return [...]entryField{
+		{name: fID, str: env.ID},
+		{name: fTS, str: ts},
+		{name: fType, str: env.Type},
+		{name: fVersion, str: env.Version},
+		{name: fRoom, str: env.Room},
+		{name: fChannel, str: env.Channel},
+		{name: fSender, str: env.Sender},
+		{name: fFromClient, str: env.FromClient},
+		{name: fToClient, str: env.ToClient},
+		{name: fPayload, raw: env.Payload},
+		{name: fCommand, str: env.Command},
+		{name: fArgs, raw: env.Args},
+		{name: fRequestID, str: env.RequestID},
+		{name: fStatus, str: env.Status},
+		{name: fError, str: env.Error},
+		{name: fErrorCode, str: env.ErrorCode},
+		{name: fMetadata, raw: env.Metadata},
+	}
 }
 
-func appendString(args []any, name, v string) []any {
-	if v != "" {
-		args = append(args, name, v)
-	}
-	return args
-}
-
-func appendRaw(args []any, name string, v json.RawMessage) []any {
-	if len(v) > 0 {
-		args = append(args, name, []byte(v))
-	}
-	return args
-}
-
-// setFields counts the fields appendFields writes, to size its slice.
-func setFields(env *protocol.Envelope) int {
+// entryArgs returns head followed by env's set fields as name, value pairs,
+// in a slice of exactly that size. Raw JSON goes as []byte: go-redis writes
+// []byte but not named byte-slice types.
+func entryArgs(env *protocol.Envelope, head ...any) []any {
+	fields := entryFields(env)
 	n := 0
-	if !env.Timestamp.IsZero() {
-		n++
-	}
-	for _, v := range [...]string{env.ID, env.Type, env.Version, env.Room, env.Channel, env.Sender,
-		env.FromClient, env.ToClient, env.Command, env.RequestID, env.Status, env.Error, env.ErrorCode} {
-		if v != "" {
+	for i := range fields {
+		if fields[i].set() {
 			n++
 		}
 	}
-	for _, v := range [...]json.RawMessage{env.Payload, env.Args, env.Metadata} {
-		if len(v) > 0 {
-			n++
+	args := append(make([]any, 0, len(head)+2*n), head...)
+	for i := range fields {
+		switch f := &fields[i]; {
+		case len(f.raw) > 0:
+			args = append(args, f.name, []byte(f.raw))
+		case f.str != "":
+			args = append(args, f.name, f.str)
 		}
 	}
-	return n
+	return args
 }
 
 // decodeFields fills an envelope from stored fields. A field that cannot be

@@ -145,9 +145,7 @@ func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelop
 	}
 	k := keysFor(s.prefix, key)
 	ms := max(env.Timestamp.UnixMilli(), 0)
-	args := make([]any, 4, 4+2*setFields(env))
-	args[0], args[1], args[2], args[3] = s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID
-	args = appendFields(args, env)
+	args := entryArgs(env, s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID)
 	// Every message passes here, so the time bound is a pooled timer and a
 	// deadline rather than a context of its own (three allocations each).
 	deadline := time.Now().Add(s.timeout)

@@ -403,7 +403,7 @@ func TestABatchSkipsAppendsWhoseCallerGaveUp(t *testing.T) {
 	}
 	for _, r := range reqs {
 		r.keys = []string{k.stream, k.index, k.order}
-		r.args = appendFields([]any{"100", "0", "1000", "m1"}, storetest.Msg(key, 1))
+		r.args = entryArgs(storetest.Msg(key, 1), "100", "0", "1000", "m1")
 		r.done = make(chan error, 1)
 	}
 	s.runBatch(reqs)
@@ -412,12 +412,15 @@ func TestABatchSkipsAppendsWhoseCallerGaveUp(t *testing.T) {
 	assert.False(t, mr.Exists(k.stream), "nothing was written")
 }
 
-func TestSetFieldsCountsWhatAppendFieldsWrites(t *testing.T) {
+func TestEntryArgsAreExactlySized(t *testing.T) {
 	full := storetest.Msg(key, 7)
 	full.FromClient, full.ToClient, full.Command, full.RequestID = "f", "t", "c", "r"
 	full.Status, full.Error, full.ErrorCode = "s", "e", "E"
 	full.Args, full.Metadata = []byte(`{"a":1}`), []byte(`{"m":1}`)
 	for _, env := range []*protocol.Envelope{{}, storetest.Msg(key, 1), full} {
-		assert.Len(t, appendFields(nil, env), 2*setFields(env))
+		args := entryArgs(env, "head")
+		assert.Equal(t, len(args), cap(args), "no slot wasted, none grown")
+		assert.Equal(t, "head", args[0])
 	}
+	assert.Len(t, entryArgs(full), 2*17, "every field of a full envelope is stored")
 }
