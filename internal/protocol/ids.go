@@ -42,11 +42,21 @@ func NewClientID() string {
 // Stamp gives e a server id and timestamp when the client sent none, and
 // truncates the timestamp to the microseconds the wire carries.
 func Stamp(e *Envelope, now time.Time) {
-	if e.ID == "" {
-		e.ID = NewMessageID()
+	e.ID, e.Timestamp = stampID(e.ID), stampTime(e.Timestamp, now)
+}
+
+// stampID and stampTime are Stamp's rules, for values a caller keeps on its
+// stack (Stamp's pointer would move them to the heap).
+func stampID(id string) string {
+	if id == "" {
+		return NewMessageID()
 	}
-	if e.Timestamp.IsZero() {
-		e.Timestamp = now
+	return id
+}
+
+func stampTime(t, now time.Time) time.Time {
+	if t.IsZero() {
+		t = now
 	}
-	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
+	return t.UTC().Truncate(time.Microsecond)
 }

@@ -43,9 +43,9 @@ func messageAck(payload []byte, id string, delivered int, persisted bool, now ti
 	payload = append(payload, `,"persisted":`...)
 	payload = strconv.AppendBool(payload, persisted)
 	payload = append(payload, '}')
-	e := Envelope{
-		ID:        id,
-		Timestamp: now.UTC().Truncate(time.Microsecond), // as Stamp, which would move e to the heap
+	return Envelope{
+		ID:        stampID(id),
+		Timestamp: stampTime(time.Time{}, now),
 		Type:      TypeMessageResponse,
 		Version:   Version,
 		Sender:    ServerSender,
@@ -53,10 +53,6 @@ func messageAck(payload []byte, id string, delivered int, persisted bool, now ti
 		RequestID: id,
 		Payload:   payload,
 	}
-	if e.ID == "" {
-		e.ID = NewMessageID()
-	}
-	return e
 }
 
 // CommandReply is the one response a command gets. data may be nil.
