@@ -189,19 +189,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 // error, agree with decodeReference for any frame, whole and split at a
 // fuzzed point. Seeds are the golden envelopes and FuzzDecode's corpus.
 func FuzzDecodeMatchesReference(f *testing.F) {
-	for _, pattern := range []string{"testdata/golden/*.json", "testdata/golden/replies/*.json"} {
-		files, err := filepath.Glob(pattern)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(bytes.TrimSpace(b), uint16(len(b)/2))
-		}
-	}
+	addGoldenSeeds(f)
 	seeds, err := filepath.Glob("testdata/fuzz/FuzzDecode/*")
 	if err != nil {
 		f.Fatal(err)

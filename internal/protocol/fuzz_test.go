@@ -22,20 +22,7 @@ import (
 // The seed corpus lives in testdata/fuzz/FuzzDecode; the golden envelopes
 // are added here too.
 func FuzzDecode(f *testing.F) {
-	for _, pattern := range []string{"testdata/golden/*.json", "testdata/golden/replies/*.json"} {
-		files, err := filepath.Glob(pattern)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			b = bytes.TrimSpace(b)
-			f.Add(b, uint16(len(b)/2))
-		}
-	}
+	addGoldenSeeds(f)
 	serverLimits := Limits{MaxDepth: DefaultLimits.MaxDepth, ServerFrames: true}
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		fuzzDecodeOnce(t, data, DefaultLimits)
@@ -102,4 +89,23 @@ func fuzzSameEnvelope(a, b *Envelope) bool {
 	x.Payload, x.Args, x.Metadata = nil, nil, nil
 	y.Payload, y.Args, y.Metadata = nil, nil, nil
 	return reflect.DeepEqual(x, y)
+}
+
+// addGoldenSeeds adds every golden envelope and reply, split in the middle,
+// to a fuzz target taking (frame, split).
+func addGoldenSeeds(f *testing.F) {
+	for _, pattern := range []string{"testdata/golden/*.json", "testdata/golden/replies/*.json"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			b = bytes.TrimSpace(b)
+			f.Add(b, uint16(len(b)/2))
+		}
+	}
 }
