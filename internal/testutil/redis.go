@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
@@ -430,6 +431,27 @@ func announceRedis(line string) {
 			_ = f.Close()
 		}
 	}
+}
+
+// RedisClient connects go-redis to srv (its URL, so database and password apply)
+// with no retries and deadlines taken from the context, so that each call shows
+// the server's state as it is: against a paused server a call fails when its
+// context ends. t.Cleanup closes it.
+func RedisClient(t testing.TB, srv *RedisServer) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatalf("testutil: %v", err)
+	}
+	opt.Protocol = 2
+	opt.DisableIdentity = true
+	opt.MaxRetries = -1
+	opt.DialTimeout = time.Second
+	opt.ContextTimeoutEnabled = true
+	opt.PoolSize = 2
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // RunMain runs the package's tests, removes the shared Redis, checks that no

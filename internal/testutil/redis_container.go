@@ -232,7 +232,7 @@ func redisOwnerLabels() map[string]string {
 type containerRedis struct {
 	image string
 	env   *redisDockerEnv
-	cli   *testcontainers.DockerClient // for pause and unpause
+	cli   *testcontainers.DockerClient // for the pause and unpause signals
 	c     *tcredis.RedisContainer
 	addr  string
 }
@@ -337,14 +337,61 @@ func (cr *containerRedis) start(ctx context.Context) error {
 	return respTCP(cr.addr).waitReady(ctx, nil)
 }
 
+// pause stops the server's processes with SIGSTOP and returns once every one shows
+// as stopped. Docker's own pause is not used: the engine records paused and
+// resumed from an event queue as well as from the call, so a resume event still
+// queued from an earlier unpause can mark a freshly paused container as running,
+// after which unpause refuses ("is not paused") and the server stays frozen.
+// Signals leave the engine's idea of the container alone.
 func (cr *containerRedis) pause(ctx context.Context) error {
-	_, err := cr.cli.ContainerPause(ctx, cr.c.GetContainerID(), client.ContainerPauseOptions{})
+	if err := cr.signal(ctx, "STOP"); err != nil {
+		return err
+	}
+	for {
+		stopped, err := cr.allStopped(ctx)
+		if err != nil {
+			return err
+		}
+		if stopped {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("container %s not stopped after SIGSTOP: %w", cr.c.GetContainerID(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (cr *containerRedis) unpause(ctx context.Context) error { return cr.signal(ctx, "CONT") }
+
+func (cr *containerRedis) signal(ctx context.Context, sig string) error {
+	_, err := cr.cli.ContainerKill(ctx, cr.c.GetContainerID(), client.ContainerKillOptions{Signal: sig})
 	return err
 }
 
-func (cr *containerRedis) unpause(ctx context.Context) error {
-	_, err := cr.cli.ContainerUnpause(ctx, cr.c.GetContainerID(), client.ContainerUnpauseOptions{})
-	return err
+// allStopped reports whether every process of the container is in the stopped
+// state, as ps on the engine's host sees it (so it works with a remote engine too).
+func (cr *containerRedis) allStopped(ctx context.Context) (bool, error) {
+	top, err := cr.cli.ContainerTop(ctx, cr.c.GetContainerID(), client.ContainerTopOptions{Arguments: []string{"-o", "pid,stat"}})
+	if err != nil {
+		return false, fmt.Errorf("container top: %w", err)
+	}
+	col := -1
+	for i, title := range top.Titles {
+		if title == "STAT" {
+			col = i
+		}
+	}
+	if col < 0 || len(top.Processes) == 0 {
+		return false, fmt.Errorf("container top: no STAT column or no process in %v", top)
+	}
+	for _, proc := range top.Processes {
+		if col >= len(proc) || !strings.HasPrefix(proc[col], "T") {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // terminate removes the container, paused or not.
@@ -352,9 +399,9 @@ func (cr *containerRedis) terminate(ctx context.Context) error {
 	if cr.c == nil || cr.c.Container == nil {
 		return nil
 	}
-	// A paused container cannot be stopped; for one that is not paused this fails
-	// harmlessly.
-	_, _ = cr.cli.ContainerUnpause(ctx, cr.c.GetContainerID(), client.ContainerUnpauseOptions{})
+	// Resume a paused server so that it can take the stop signal; for one that is
+	// not paused, or not running, this does nothing.
+	_ = cr.signal(ctx, "CONT")
 	err := cr.c.Terminate(ctx, testcontainers.StopTimeout(time.Second))
 	cr.c = nil
 	return err

@@ -13,28 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { RunMain(m) }
-
-// redisTestClient connects go-redis to srv (its URL, so database and password
-// apply) with no retries, so that each call shows the server's state as it is.
-func redisTestClient(t *testing.T, srv *RedisServer) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(srv.URL())
-	require.NoError(t, err)
-	opt.Protocol = 2
-	opt.DisableIdentity = true
-	opt.MaxRetries = -1
-	opt.DialTimeout = time.Second
-	opt.ContextTimeoutEnabled = true
-	opt.PoolSize = 2
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
 
 func redisPing(c *redis.Client, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -64,7 +49,7 @@ func TestSharedRedisAnswersAndHandsOutDistinctPrefixes(t *testing.T) {
 	require.Contains(t, []string{RedisKindURL, RedisKindContainer, RedisKindProcess}, srv.Kind())
 	require.Same(t, srv, Redis(t), "one shared server per process")
 
-	c := redisTestClient(t, srv)
+	c := RedisClient(t, srv)
 	require.NoError(t, redisPing(c, 2*time.Second))
 	opt, err := redis.ParseURL(srv.URL())
 	require.NoError(t, err)
@@ -102,7 +87,7 @@ func TestFaultControlsWorkOnEveryKind(t *testing.T) {
 			t.Logf("%s ready in %s", srv, time.Since(began).Round(time.Millisecond))
 			require.Equal(t, kind, srv.Kind())
 			addr := srv.Addr()
-			c := redisTestClient(t, srv)
+			c := RedisClient(t, srv)
 			require.NoError(t, redisPing(c, 2*time.Second))
 
 			srv.Stop(t)
@@ -133,10 +118,45 @@ func TestFaultControlsWorkOnEveryKind(t *testing.T) {
 	}
 }
 
+// A paused container must not be paused in the engine's eyes: the engine keeps
+// that flag from an event queue as well as from the call, and a stale resume event
+// can clear it while the container stays frozen, after which Unpause and Stop are
+// refused. See TestRegression_RedisFaultControlsHoldOverRapidPauseCycles.
+func TestContainerPauseLeavesTheEnginesStateAlone(t *testing.T) {
+	requireRedisKind(t, RedisKindContainer)
+	srv := startDedicatedRedis(t, RedisKindContainer)
+	cr, ok := srv.backend.(*containerRedis)
+	require.True(t, ok, "backend %T", srv.backend)
+	c := RedisClient(t, srv)
+	inspect := func() container.State {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), redisDockerOpTimeout)
+		defer cancel()
+		res, err := cr.cli.ContainerInspect(ctx, cr.c.GetContainerID(), client.ContainerInspectOptions{})
+		require.NoError(t, err)
+		return *res.Container.State
+	}
+
+	srv.Pause(t)
+	require.Error(t, redisPing(c, 200*time.Millisecond), "a paused server answers nothing")
+	st := inspect()
+	require.False(t, st.Paused, "the engine must not hold a paused flag for the container")
+	require.True(t, st.Running)
+	stopped, err := cr.allStopped(context.Background())
+	require.NoError(t, err)
+	require.True(t, stopped, "every process of a paused container is stopped")
+
+	srv.Unpause(t)
+	require.NoError(t, redisPing(c, 2*time.Second))
+	stopped, err = cr.allStopped(context.Background())
+	require.NoError(t, err)
+	require.False(t, stopped)
+}
+
 func TestRedisWithFaultsGivesADedicatedServer(t *testing.T) {
 	srv := RedisWithFaults(t)
 	require.NotEqual(t, RedisKindURL, srv.Kind())
-	require.NoError(t, redisPing(redisTestClient(t, srv), 2*time.Second))
+	require.NoError(t, redisPing(RedisClient(t, srv), 2*time.Second))
 	if shared := Redis(t); shared.Kind() != RedisKindURL {
 		require.NotEqual(t, shared.Addr(), srv.Addr())
 	}
@@ -147,7 +167,7 @@ func TestSharedRedisRefusesFaults(t *testing.T) {
 	ft := runRecording(t, func(tb testing.TB) { srv.Stop(tb) })
 	require.True(t, ft.failed)
 	require.Contains(t, ft.msg, "RedisWithFaults")
-	require.NoError(t, redisPing(redisTestClient(t, srv), 2*time.Second), "the shared server still runs")
+	require.NoError(t, redisPing(RedisClient(t, srv), 2*time.Second), "the shared server still runs")
 }
 
 func TestURLKindReachesTheServerAndDeletesPrefixedKeys(t *testing.T) {
@@ -155,7 +175,7 @@ func TestURLKindReachesTheServerAndDeletesPrefixedKeys(t *testing.T) {
 	backing := startDedicatedRedis(t, RedisKindProcess)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, redisTestClient(t, backing).ConfigSet(ctx, "requirepass", "s3cret").Err())
+	require.NoError(t, RedisClient(t, backing).ConfigSet(ctx, "requirepass", "s3cret").Err())
 	env := map[string]string{EnvRedisURL: "redis://:s3cret@" + backing.Addr() + "/3"}
 
 	srv, err := startRedis(ctx, RedisKindURL, false, func(k string) string { return env[k] })
@@ -165,7 +185,7 @@ func TestURLKindReachesTheServerAndDeletesPrefixedKeys(t *testing.T) {
 	require.Equal(t, env[EnvRedisURL], srv.URL())
 	require.NotContains(t, srv.String(), "s3cret", "logs never show the password")
 
-	c := redisTestClient(t, srv)
+	c := RedisClient(t, srv)
 	var prefix string
 	t.Run("writes", func(t *testing.T) {
 		prefix = srv.Prefix(t)

@@ -6,8 +6,11 @@
 // behaviour of the contract, never just "it did not crash".
 //
 // The tier runs in plain `go test ./...`: servers are in-process
-// (testutil.StartServer, or app.Run for the entry point), Redis is miniredis,
-// and nothing needs Docker or the network.
+// (testutil.StartServer, or app.Run for the entry point) and Redis is
+// miniredis. The one exception is the harness's own fault controls, which need
+// testutil.RedisWithFaults: a container when a Docker engine answers, else a
+// redis-server process (the test skips on a laptop with neither, and fails
+// under CI).
 //
 // Rules for adding a test:
 //
