@@ -8,6 +8,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,10 +169,18 @@ func (c *Client) Welcome() *protocol.Envelope { return c.welcome }
 // while using Send is the caller's problem.
 func (c *Client) Conn() *websocket.Conn { return c.ws }
 
+// maxKeptFrameBuffer bounds the read buffer kept between frames; a larger
+// frame gets a buffer of its own that is dropped after it.
+const maxKeptFrameBuffer = 64 << 10
+
 func (c *Client) readLoop() {
 	defer c.finish()
+	var buf []byte
 	for {
-		_, data, err := c.ws.ReadMessage()
+		data, err := c.readFrame(buf)
+		if cap(data) <= maxKeptFrameBuffer {
+			buf = data[:0]
+		}
 		if err != nil {
 			c.readErr = err
 			var ce *websocket.CloseError
@@ -189,12 +198,35 @@ func (c *Client) readLoop() {
 		}
 		env, err := decode(data)
 		if err != nil {
-			env = &protocol.Envelope{Type: "undecodable", Error: err.Error(), Payload: data}
+			env = &protocol.Envelope{Type: "undecodable", Error: err.Error(), Payload: bytes.Clone(data)}
 		}
 		select {
 		case c.incoming <- env:
 		case <-c.done:
 			return
+		}
+	}
+}
+
+// readFrame reads the next data frame into buf's storage (growing it as
+// needed), so that frames a handler consumes at once cost no allocation. What
+// keeps a frame past the next read must copy it; decode does.
+func (c *Client) readFrame(buf []byte) ([]byte, error) {
+	_, r, err := c.ws.NextReader()
+	if err != nil {
+		return buf, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
 		}
 	}
 }
