@@ -47,7 +47,7 @@ image: ## static linux binary in a FROM-scratch image tagged arqonbus:latest
 	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux/arqonbus ./cmd/arqonbus
 	docker build -f deploy/Dockerfile -t arqonbus:latest .
 
-lint: fmt vet actionlint ## gofmt check, go vet (all build tags), actionlint
+lint: fmt vet actionlint ## gofmt check, go vet (all build tags), a 32-bit build, actionlint
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -56,6 +56,7 @@ fmt:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration,e2e ./...
+	GOARCH=386 $(GO) build ./...
 
 actionlint:
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml

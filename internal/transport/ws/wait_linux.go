@@ -3,6 +3,8 @@ package ws
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // readiness parks a reader until its socket has data (or EOF, an error, or
@@ -35,9 +37,11 @@ func (r *readiness) peek(fd uintptr) bool {
 		return true
 	}
 	var b [1]byte
-	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	// x/sys/unix names recvfrom on every Linux architecture (syscall does
+	// not on 386); unix.Recvfrom itself would allocate per call.
+	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
 	// EAGAIN: nothing yet, let the poller wait. Anything else (data, EOF,
 	// an error) is for the real read to report.
-	return errno != syscall.EAGAIN
+	return errno != unix.EAGAIN
 }
