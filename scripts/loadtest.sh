@@ -10,11 +10,13 @@
 # REDIS=degraded starts redis-server on CPU 0 too and stores there.
 # SERVER_ENV and TOOL_ENV add environment to the server and the tool, e.g.
 # SERVER_ENV=GOGC=400 or SERVER_ENV=GODEBUG=gctrace=1 (the server's stderr
-# is build/loadtest-server.log). The JSON line of the run is printed on
-# stdout, the summary on stderr.
+# is build/loadtest-server.log). SERVER_BIN runs another server binary
+# (default bin/arqonbus), e.g. one built from an earlier commit, to compare
+# two builds on the same machine and day. The JSON line of the run is
+# printed on stdout, the summary on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,16p "$0"; exit 2; }
 port=${PORT:-19100}
 make -s build
 ulimit -n "$(ulimit -Hn)"
@@ -36,7 +38,7 @@ if [ -n "${REDIS:-}" ]; then
   env+=(ARQONBUS_ENABLE_PERSISTENCE=true ARQONBUS_STORAGE_BACKEND=redis ARQONBUS_STORAGE_MODE="$REDIS"
     ARQONBUS_REDIS_URL="redis://127.0.0.1:$rport/0")
 fi
-env "${env[@]}" ${SERVER_ENV:-} taskset -c 0 bin/arqonbus serve >/dev/null 2>build/loadtest-server.log &
+env "${env[@]}" ${SERVER_ENV:-} taskset -c 0 "${SERVER_BIN:-bin/arqonbus}" serve >/dev/null 2>build/loadtest-server.log &
 server_pid=$!
 for _ in $(seq 100); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 env ${TOOL_ENV:-} taskset -c 1 bin/arqonbench "$@" --url "ws://127.0.0.1:$port/ws" --server-pid "$server_pid" \
