@@ -108,6 +108,8 @@ func serve(ctx context.Context, env Env, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// The process's own environment: it is what the runtime read GOGC from.
+	defer startHeapFloor(uint64(cfg.GCHeapFloor), os.LookupEnv, log)()
 	srv, err := Start(ctx, cfg, Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "arqonbus: start: %v\n", err)

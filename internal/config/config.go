@@ -136,6 +136,12 @@ type Config struct {
 	// ARQONBUS_LOG_FORMAT, default empty.
 	LogFormat string
 
+	// GCHeapFloor is the least heap the garbage collector lets grow before
+	// it collects, in bytes; 0 leaves the collector at GOGC's default, and
+	// GOGC in the environment overrides it. ARQONBUS_GC_HEAP_FLOOR, default
+	// 67108864 (64 MiB).
+	GCHeapFloor int
+
 	// Explicit records which variables or flags were set by the operator
 	// (by variable name), for the preflight's "set explicitly" checks.
 	Explicit map[string]bool

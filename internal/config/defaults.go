@@ -60,6 +60,8 @@ func Default(profile string) Config {
 		LogLevel:  "info",
 		LogFormat: "",
 
+		GCHeapFloor: 64 << 20,
+
 		Explicit: map[string]bool{},
 	}
 }

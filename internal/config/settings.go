@@ -43,6 +43,7 @@ const (
 	varRedisTimeout   = "ARQONBUS_REDIS_TIMEOUT"
 	varLogLevel       = "ARQONBUS_LOG_LEVEL"
 	varLogFormat      = "ARQONBUS_LOG_FORMAT"
+	varGCHeapFloor    = "ARQONBUS_GC_HEAP_FLOOR"
 )
 
 // varPrefix starts every variable; testVarPrefix is reserved for the test
@@ -226,6 +227,8 @@ var settings = []setting{
 
 	enumSetting(varLogLevel, "log level", logLevelEnum, func(c *Config) *string { return &c.LogLevel }),
 	enumSetting(varLogFormat, "log format", logFormatEnum, func(c *Config) *string { return &c.LogFormat }),
+
+	intSetting(varGCHeapFloor, "least heap in bytes before a garbage collection (0..64 GiB); 0 off; GOGC overrides", func(c *Config) *int { return &c.GCHeapFloor }),
 }
 
 // settingsByName indexes the table.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ const (
 	maxMessageSize = 64 << 20 // bytes (64 MiB); larger frames are a memory risk per connection
 	maxJSONDepth   = 1000
 	maxLeeway      = 300 * time.Second
+	maxGCHeapFloor = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
 	// minSecretLen is the HMAC key length the strict preflight demands (bytes).
 	minSecretLen = 32
 )
@@ -87,6 +89,7 @@ func (c *Config) validate() []problem {
 
 	v.intRange(varMaxMessageSize, c.MaxMessageSize, minMessageSize, maxMessageSize)
 	v.intRange(varMaxJSONDepth, c.MaxJSONDepth, 1, maxJSONDepth)
+	v.intRange(varGCHeapFloor, c.GCHeapFloor, 0, maxGCHeapFloor)
 	v.atLeast(varMaxConns, c.MaxConnections, 1)
 	v.atLeast(varMaxSubs, c.MaxSubscriptions, 1)
 	v.atLeast(varMaxViolations, c.MaxViolations, 1)
