@@ -117,7 +117,7 @@ cover-check: cover ## fail when total coverage is under COVER_MIN
 bench: ## Go benchmarks (benchstat-friendly output in build/bench.txt)
 	@mkdir -p build
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(COUNT) \
-		./internal/protocol ./internal/bus ./internal/store/... ./internal/transport/... | tee build/bench.txt
+		./internal/protocol ./internal/bus ./internal/store/... ./internal/transport/... ./internal/app | tee build/bench.txt
 
 clean: ## remove build outputs
 	rm -rf $(BIN) build
