@@ -2,6 +2,9 @@ package broker
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +117,26 @@ func TestRedisBrokerDeliversOnceOnEveryNode(t *testing.T) {
 	got := hubs[1].deliveries()[0]
 	assert.Equal(t, Delivery{Tenant: "t", Room: "a:b", Channel: "c", SenderID: "s", Frame: frame}, got, "routing and frame arrive verbatim")
 	assert.Len(t, hubs[0].deliveries(), 1, "the publishing node delivers once, locally")
+}
+
+// Message buffers are reused once written: a burst of publishes of mixed
+// sizes (some larger than any pooled buffer) must reach the other node
+// whole, each with its own frame, in order.
+func TestRedisBrokerReusesBuffersWithoutMixingMessages(t *testing.T) {
+	_, hubs, brokers := newRedisPair(t)
+	var want [][]byte
+	for i := range 300 {
+		size := []int{10, 900, 5000, maxPooledMessage + 1}[i%4]
+		frame := fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), size))
+		want = append(want, frame)
+		_, err := brokers[0].Publish(context.Background(), &Delivery{Room: "r", Channel: strconv.Itoa(i), Frame: frame})
+		require.NoError(t, err)
+	}
+	eventually(t, func() bool { return len(hubs[1].deliveries()) == len(want) }, "every message on the other node")
+	for i, d := range hubs[1].deliveries() {
+		require.Equal(t, strconv.Itoa(i), d.Channel, "in order")
+		require.Equal(t, string(want[i]), string(d.Frame), "message %d intact", i)
+	}
 }
 
 // A node hears its own publishes back; it recognises them by their first

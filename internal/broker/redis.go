@@ -139,7 +139,7 @@ type message struct {
 func (r *Redis) Publish(_ context.Context, d *Delivery) (int, error) {
 	n := r.local.Deliver(d)
 	select {
-	case r.outbox <- appendMessage(make([]byte, 0, len(d.Frame)+128), r.node, d):
+	case r.outbox <- appendMessage(getMessageBuf(), r.node, d):
 	default:
 		r.fail("broker_publish", errors.New("outbox full; the other nodes miss this message"))
 	}
@@ -175,6 +175,7 @@ func (r *Redis) send(ctx context.Context) {
 			})
 			return err
 		})
+		putMessageBufs(batch) // written (or dropped with the connection): free to reuse
 	}
 }
 
@@ -391,4 +392,28 @@ func (r *Redis) Close() error {
 		_ = r.client.Del(ctx, r.nodeKey(r.node)).Err()
 	})
 	return nil
+}
+
+// Message buffers are reused once their pipeline has been written: each
+// publish would otherwise make a frame-sized buffer of garbage.
+var messageBufs sync.Pool
+
+// maxPooledMessage keeps buffers of huge frames out of the pool, bytes.
+const maxPooledMessage = 64 << 10
+
+func getMessageBuf() []byte {
+	if b, ok := messageBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 1024)
+}
+
+func putMessageBufs(batch [][]byte) {
+	for i, m := range batch {
+		if cap(m) <= maxPooledMessage {
+			m = m[:0]
+			messageBufs.Put(&m)
+		}
+		batch[i] = nil
+	}
 }

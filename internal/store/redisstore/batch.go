@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,9 +23,8 @@ const (
 type appendReq struct {
 	parent   context.Context // the caller's
 	deadline time.Time       // the caller stops waiting then
-	keys     []string
-	args     []any
-	done     chan error // buffered: the batcher never waits for the caller
+	args     []any           // the whole EVALSHA command
+	done     chan error      // buffered: the batcher never waits for the caller
 }
 
 // gaveUp reports why the caller no longer waits, or nil.
@@ -98,11 +98,14 @@ func (s *Store) pipeline(ctx context.Context, reqs []*appendReq, eval bool) []*r
 				cmds[i].SetErr(err)
 				continue
 			}
-			if eval {
-				cmds[i] = appendScript.Eval(ctx, p, r.keys, r.args...)
-			} else {
-				cmds[i] = appendScript.EvalSha(ctx, p, r.keys, r.args...)
+			args := r.args
+			if eval { // the script itself instead of its hash
+				args = slices.Clone(args)
+				args[0], args[1] = cmdEval, appendSource
 			}
+			cmds[i] = redis.NewCmd(ctx, args...)
+			cmds[i].SetFirstKeyPos(appendKeyPos)
+			_ = p.Process(ctx, cmds[i])
 		}
 		return nil
 	})

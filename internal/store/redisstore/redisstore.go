@@ -33,6 +33,19 @@ var appendLua string
 // script) when the server does not know it yet.
 var appendScript = redis.NewScript(appendLua)
 
+// The head of an append command: EVALSHA sha 3 stream index order. The
+// values are interfaces made once, so building a command boxes none of them.
+var (
+	cmdEvalSha    any = "evalsha"
+	cmdEval       any = "eval"
+	appendSHA     any = appendScript.Hash()
+	appendSource  any = appendLua
+	numAppendKeys any = 3
+)
+
+// appendKeyPos is where the keys start in an append command.
+const appendKeyPos = 3
+
 var (
 	_ store.Store   = (*Store)(nil)
 	_ store.Locator = (*Store)(nil)
@@ -145,15 +158,17 @@ func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelop
 	}
 	k := keysFor(s.prefix, key)
 	ms := max(env.Timestamp.UnixMilli(), 0)
-	args := entryArgs(env, s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID)
+	// The whole EVALSHA command, built once: go-redis's EvalSha would copy
+	// the arguments into a slice of its own.
+	args := entryArgs(env, cmdEvalSha, appendSHA, numAppendKeys, k.stream, k.index, k.order,
+		s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID)
 	// Every message passes here, so the time bound is a pooled timer and a
 	// deadline rather than a context of its own (three allocations each).
 	deadline := time.Now().Add(s.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	req := &appendReq{parent: ctx, deadline: deadline, keys: []string{k.stream, k.index, k.order}, args: args,
-		done: make(chan error, 1)}
+	req := &appendReq{parent: ctx, deadline: deadline, args: args, done: make(chan error, 1)}
 	t := getTimer(time.Until(deadline))
 	defer putTimer(t)
 	var err error

@@ -402,8 +402,8 @@ func TestABatchSkipsAppendsWhoseCallerGaveUp(t *testing.T) {
 		{parent: cancelled, deadline: time.Now().Add(time.Minute)},
 	}
 	for _, r := range reqs {
-		r.keys = []string{k.stream, k.index, k.order}
-		r.args = entryArgs(storetest.Msg(key, 1), "100", "0", "1000", "m1")
+		r.args = entryArgs(storetest.Msg(key, 1), cmdEvalSha, appendSHA, numAppendKeys, k.stream, k.index, k.order,
+			"100", "0", "1000", "m1")
 		r.done = make(chan error, 1)
 	}
 	s.runBatch(reqs)
