@@ -109,7 +109,7 @@ func serve(ctx context.Context, env Env, args []string) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	// The process's own environment: it is what the runtime read GOGC from.
-	defer startHeapFloor(uint64(cfg.GCHeapFloor), os.LookupEnv, log)()
+	defer startHeapFloor(uint64(cfg.GCHeapFloor), os.LookupEnv, os.ReadFile, log)()
 	srv, err := Start(ctx, cfg, Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "arqonbus: start: %v\n", err)

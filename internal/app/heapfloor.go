@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -55,8 +57,11 @@ type gcSentinel struct{ _ *byte }
 
 // startHeapFloor keeps the heap goal at least floor bytes until stop is
 // called, which restores GOGC's 100. It does nothing (and stop is a no-op)
-// when floor is 0 or GOGC is set, as lookup reports.
-func startHeapFloor(floor uint64, lookup func(string) (string, bool), log *slog.Logger) (stop func()) {
+// when floor is 0 or GOGC is set, as lookup reports. Under a memory limit
+// (a container's cgroup, read through readFile) the floor is at most a
+// quarter of the limit, so that it never brings the process near it.
+func startHeapFloor(floor uint64, lookup func(string) (string, bool), readFile func(string) ([]byte, error),
+	log *slog.Logger) (stop func()) {
 	if floor == 0 {
 		return func() {}
 	}
@@ -64,11 +69,34 @@ func startHeapFloor(floor uint64, lookup func(string) (string, bool), log *slog.
 		log.Info("GOGC is set; the heap floor is off", "op", "gc", "gogc", v)
 		return func() {}
 	}
+	attrs := []any{"op", "gc", "floor_bytes", floor}
+	if limit, ok := cgroupMemoryLimit(readFile); ok {
+		floor = min(floor, limit/4)
+		attrs = []any{"op", "gc", "floor_bytes", floor, "memory_limit_bytes", limit}
+	}
 	h := &heapFloor{floor: floor, setPercent: debug.SetGCPercent, live: liveHeap, percent: heapFloorBasePercent}
 	h.adjust()
 	h.arm()
-	log.Info("heap floor on", "op", "gc", "floor_bytes", floor)
+	log.Info("heap floor on", attrs...)
 	return h.stop
+}
+
+// cgroupMemoryLimit reads the memory limit of the cgroup the process sees at
+// the usual mount point (a container's own): cgroup v2's memory.max, else v1's
+// memory.limit_in_bytes. "max", or v1's near-2^63 "unlimited", is no limit.
+func cgroupMemoryLimit(readFile func(string) ([]byte, error)) (uint64, bool) {
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := readFile(path)
+		if err != nil {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || v == 0 || v >= 1<<62 {
+			return 0, false // "max", unparsable or unlimited
+		}
+		return v, true
+	}
+	return 0, false
 }
 
 func (h *heapFloor) arm() {

@@ -2,7 +2,10 @@ package app
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -101,12 +104,12 @@ func TestHeapFloorStaysOffWhenGOGCIsSetOrTheFloorIsZero(t *testing.T) {
 	}
 	none := func(string) (string, bool) { return "", false }
 
-	startHeapFloor(64<<20, withGOGC, log)()
+	startHeapFloor(64<<20, withGOGC, os.ReadFile, log)()
 	require.Contains(t, logs.String(), "GOGC is set; the heap floor is off")
 	require.Contains(t, logs.String(), "gogc=200")
 
 	logs.Reset()
-	startHeapFloor(0, none, log)()
+	startHeapFloor(0, none, os.ReadFile, log)()
 	require.Empty(t, logs.String(), "a zero floor is simply off")
 }
 
@@ -117,4 +120,47 @@ func TestLiveHeapCountsHeapStacksAndGlobals(t *testing.T) {
 	got := liveHeap()
 	require.Greater(t, got, uint64(0))
 	require.Less(t, got, ms.HeapAlloc+ms.StackInuse+ms.Sys, "within what the process holds")
+}
+
+func TestHeapFloorIsAQuarterOfAContainersMemoryLimitAtMost(t *testing.T) {
+	files := func(m map[string]string) func(string) ([]byte, error) {
+		return func(path string) ([]byte, error) {
+			if v, ok := m[path]; ok {
+				return []byte(v), nil
+			}
+			return nil, fs.ErrNotExist
+		}
+	}
+	const v2, v1 = "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		limit uint64
+		ok    bool
+	}{
+		{"v2 limit", map[string]string{v2: "134217728\n"}, 128 << 20, true},
+		{"v2 unlimited", map[string]string{v2: "max\n", v1: "1048576"}, 0, false},
+		{"v1 limit", map[string]string{v1: "268435456\n"}, 256 << 20, true},
+		{"v1 unlimited", map[string]string{v1: "9223372036854771712\n"}, 0, false},
+		{"no cgroup files", nil, 0, false},
+		{"garbage", map[string]string{v2: "lots"}, 0, false},
+	} {
+		limit, ok := cgroupMemoryLimit(files(c.files))
+		require.Equal(t, c.ok, ok, c.name)
+		require.Equal(t, c.limit, limit, c.name)
+	}
+
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	none := func(string) (string, bool) { return "", false }
+	stop := startHeapFloor(64<<20, none, files(map[string]string{v2: "134217728"}), log)
+	stop()
+	require.Contains(t, logs.String(), "heap floor on")
+	require.Contains(t, logs.String(), "floor_bytes=33554432", "a quarter of 128 MiB")
+	require.Contains(t, logs.String(), "memory_limit_bytes=134217728")
+
+	logs.Reset()
+	stop = startHeapFloor(64<<20, none, func(string) ([]byte, error) { return nil, errors.New("no cgroups here") }, log)
+	stop()
+	require.Contains(t, logs.String(), "floor_bytes=67108864", "no limit: the floor as configured")
 }
