@@ -39,7 +39,7 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 	if st.redis != nil {
 		rs, err := redisstore.New(redisstore.Options{
 			Client: st.redis, Timeout: cfg.RedisTimeout, MaxLen: int64(cfg.MaxHistorySize),
-			TTL: cfg.HistoryTTL, Logger: log, Metrics: m,
+			TTL: cfg.HistoryTTL, BatchLinger: cfg.RedisBatchLinger, Logger: log, Metrics: m,
 		})
 		if err != nil {
 			_ = st.redis.Close()

@@ -129,6 +129,10 @@ type Config struct {
 	RedisURL string
 	// RedisTimeout bounds every Redis call. ARQONBUS_REDIS_TIMEOUT, default 2s.
 	RedisTimeout time.Duration
+	// RedisBatchLinger lets a busy batch of history appends wait this long
+	// for more (fewer, larger pipelines); 0 sends at once.
+	// ARQONBUS_REDIS_BATCH_LINGER, default 0.
+	RedisBatchLinger time.Duration
 
 	// LogLevel is debug, info, warn or error. ARQONBUS_LOG_LEVEL, default info.
 	LogLevel string

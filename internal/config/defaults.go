@@ -56,6 +56,7 @@ func Default(profile string) Config {
 		MaxHistorySize:    10000,
 		HistoryTTL:        0,
 		RedisTimeout:      2 * time.Second,
+		RedisBatchLinger:  0,
 
 		LogLevel:  "info",
 		LogFormat: "",

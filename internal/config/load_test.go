@@ -341,6 +341,7 @@ func TestEveryVariableHasAWorkingFlag(t *testing.T) {
 		varLogFormat:     {"json"},
 		varRedisURL:      {"redis://h.example:6380/1"},
 		varPublicKeyFile: {"/keys/pub.pem"},
+		varRedisLinger:   {"2ms"},
 	}
 	for _, s := range settings {
 		t.Run(s.name, func(t *testing.T) {

@@ -41,6 +41,7 @@ const (
 	varHistoryTTL     = "ARQONBUS_HISTORY_TTL"
 	varRedisURL       = "ARQONBUS_REDIS_URL"
 	varRedisTimeout   = "ARQONBUS_REDIS_TIMEOUT"
+	varRedisLinger    = "ARQONBUS_REDIS_BATCH_LINGER"
 	varLogLevel       = "ARQONBUS_LOG_LEVEL"
 	varLogFormat      = "ARQONBUS_LOG_FORMAT"
 	varGCHeapFloor    = "ARQONBUS_GC_HEAP_FLOOR"
@@ -224,6 +225,7 @@ var settings = []setting{
 	durationSetting(varHistoryTTL, "expiry of idle Redis streams; 0 keeps them", func(c *Config) *time.Duration { return &c.HistoryTTL }),
 	stringSetting(varRedisURL, "redis:// or rediss:// URL", func(c *Config) *string { return &c.RedisURL }),
 	durationSetting(varRedisTimeout, "bound on every Redis call and the startup PING", func(c *Config) *time.Duration { return &c.RedisTimeout }),
+	durationSetting(varRedisLinger, "how long a busy batch of Redis appends waits for more (0..10ms); 0 sends at once", func(c *Config) *time.Duration { return &c.RedisBatchLinger }),
 
 	enumSetting(varLogLevel, "log level", logLevelEnum, func(c *Config) *string { return &c.LogLevel }),
 	enumSetting(varLogFormat, "log format", logFormatEnum, func(c *Config) *string { return &c.LogFormat }),

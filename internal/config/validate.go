@@ -15,6 +15,7 @@ const (
 	maxMessageSize = 64 << 20 // bytes (64 MiB); larger frames are a memory risk per connection
 	maxJSONDepth   = 1000
 	maxLeeway      = 300 * time.Second
+	maxLinger      = 10 * time.Millisecond
 	maxGCHeapFloor = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
 	// minSecretLen is the HMAC key length the strict preflight demands (bytes).
 	minSecretLen = 32
@@ -117,6 +118,9 @@ func (c *Config) validate() []problem {
 	v.positive(varRedisTimeout, c.RedisTimeout)
 	if c.AuthLeeway < 0 || c.AuthLeeway > maxLeeway {
 		v.add([]string{varLeeway}, "%s is out of range 0s..%s", c.AuthLeeway, maxLeeway)
+	}
+	if c.RedisBatchLinger < 0 || c.RedisBatchLinger > maxLinger {
+		v.add([]string{varRedisLinger}, "%s is out of range 0s..%s", c.RedisBatchLinger, maxLinger)
 	}
 	if c.HistoryTTL < 0 {
 		v.add([]string{varHistoryTTL}, "%s must not be negative (0 keeps streams)", c.HistoryTTL)

@@ -13,11 +13,17 @@ import (
 // batcher takes one waiting append, adds whatever else is waiting (up to
 // maxBatch), and runs all their scripts in one round trip. Under load this
 // turns one round trip per message into one per batch; an idle store pays
-// one channel hand-off. Each caller still gets its own script's answer, so
-// strict mode acknowledges exactly what Redis stored.
+// one channel hand-off. Appends that come spread out (one every 100 µs)
+// still make batches of one or two; a linger (Options.BatchLinger) trades a
+// little latency for larger ones. Each caller still gets its own script's
+// answer, so strict mode acknowledges exactly what Redis stored.
 const (
 	batchers = 2
 	maxBatch = 128
+	// busyGap: an append arriving within this long of the previous batch's
+	// answer means appends are coming fast enough for a linger
+	// (Options.BatchLinger) to gather more.
+	busyGap = 2 * time.Millisecond
 )
 
 type appendReq struct {
@@ -41,6 +47,12 @@ func (r *appendReq) gaveUp() error {
 func (s *Store) batch() {
 	defer s.wg.Done()
 	reqs := make([]*appendReq, 0, maxBatch)
+	var linger *time.Timer
+	if s.linger > 0 {
+		linger = time.NewTimer(s.linger)
+		linger.Stop()
+	}
+	var last time.Time // when the previous batch was answered
 	for {
 		select {
 		case <-s.stop:
@@ -48,18 +60,51 @@ func (s *Store) batch() {
 		case r := <-s.appends:
 			reqs = append(reqs[:0], r)
 		}
-	fill:
-		for len(reqs) < maxBatch {
-			select {
-			case r := <-s.appends:
-				reqs = append(reqs, r)
-			default:
-				break fill
-			}
+		reqs = s.fill(reqs)
+		if linger != nil && time.Since(last) < busyGap && len(reqs) < maxBatch {
+			reqs = s.gather(reqs, linger)
 		}
 		s.runBatch(reqs)
 		clear(reqs)
+		if linger != nil {
+			last = time.Now()
+		}
 	}
+}
+
+// fill adds the appends already waiting, up to maxBatch.
+func (s *Store) fill(reqs []*appendReq) []*appendReq {
+	for len(reqs) < maxBatch {
+		select {
+		case r := <-s.appends:
+			reqs = append(reqs, r)
+		default:
+			return reqs
+		}
+	}
+	return reqs
+}
+
+// gather adds appends as they come until the batch is full, the linger has
+// passed or the store closes.
+func (s *Store) gather(reqs []*appendReq, linger *time.Timer) []*appendReq {
+	linger.Reset(s.linger)
+	s.lingering.Store(true)
+	defer func() {
+		linger.Stop()
+		s.lingering.Store(false)
+	}()
+	for len(reqs) < maxBatch {
+		select {
+		case r := <-s.appends:
+			reqs = append(reqs, r)
+		case <-linger.C:
+			return reqs
+		case <-s.stop:
+			return reqs
+		}
+	}
+	return reqs
 }
 
 // runBatch runs the append script for every request in one pipeline,

@@ -68,6 +68,12 @@ type Options struct {
 	// TTL expires a stream and its index after this long without appends
 	// (millisecond precision); 0 keeps them until trimmed.
 	TTL time.Duration
+	// BatchLinger, when positive, lets a batch of appends wait up to this long
+	// for more while appends keep coming (within busyGap of the previous
+	// batch's answer): fewer, larger
+	// pipelines, so less CPU for Redis and the server, for up to this much
+	// more latency per append under load. 0 sends what is waiting at once.
+	BatchLinger time.Duration
 	// KeyPrefix starts every key; it must not contain '{' or '}', which
 	// would break the per-stream hash tag. Default DefaultKeyPrefix.
 	KeyPrefix string
@@ -82,11 +88,14 @@ type Store struct {
 	client  redis.UniversalClient
 	owned   bool // client was built from URL: Close closes it
 	timeout time.Duration
-	maxLen  string // XADD MAXLEN argument
-	ttl     string // milliseconds, "0" for none
-	prefix  string
-	log     *slog.Logger
-	m       *metrics.Metrics
+	linger  time.Duration // BatchLinger
+	// lingering is true while the batcher waits out a linger (tests watch it).
+	lingering atomic.Bool
+	maxLen    string // XADD MAXLEN argument
+	ttl       string // milliseconds, "0" for none
+	prefix    string
+	log       *slog.Logger
+	m         *metrics.Metrics
 
 	appends chan *appendReq // to the batchers
 	stop    chan struct{}
@@ -101,8 +110,8 @@ type Store struct {
 // connects on first use, so a store can be created while Redis is down
 // (degraded start) and Ping tells whether it answers.
 func New(o Options) (*Store, error) {
-	if o.Timeout < 0 || o.MaxLen < 0 || o.TTL < 0 {
-		return nil, errors.New("redisstore: Timeout, MaxLen and TTL must not be negative")
+	if o.Timeout < 0 || o.MaxLen < 0 || o.TTL < 0 || o.BatchLinger < 0 {
+		return nil, errors.New("redisstore: Timeout, MaxLen, TTL and BatchLinger must not be negative")
 	}
 	if strings.ContainsAny(o.KeyPrefix, "{}") {
 		return nil, errors.New("redisstore: KeyPrefix must not contain '{' or '}'")
@@ -115,6 +124,7 @@ func New(o Options) (*Store, error) {
 		timeout: orDefault(o.Timeout, DefaultTimeout),
 		maxLen:  strconv.FormatInt(orDefault(o.MaxLen, DefaultMaxLen), 10),
 		ttl:     strconv.FormatInt(o.TTL.Milliseconds(), 10),
+		linger:  o.BatchLinger,
 		prefix:  o.KeyPrefix,
 		log:     o.Logger,
 		m:       o.Metrics,
@@ -136,8 +146,12 @@ func New(o Options) (*Store, error) {
 		s.client, s.owned = c, true
 	}
 	s.appends, s.stop = make(chan *appendReq), make(chan struct{})
-	s.wg.Add(batchers)
-	for range batchers {
+	n := batchers
+	if s.linger > 0 {
+		n = 1 // one lingering batcher gathers everything; a second would split its batches
+	}
+	s.wg.Add(n)
+	for range n {
 		go s.batch()
 	}
 	return s, nil
