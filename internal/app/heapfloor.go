@@ -69,15 +69,15 @@ func startHeapFloor(floor uint64, lookup func(string) (string, bool), readFile f
 		log.Info("GOGC is set; the heap floor is off", "op", "gc", "gogc", v)
 		return func() {}
 	}
-	attrs := []any{"op", "gc", "floor_bytes", floor}
+	attrs := []any{"op", "gc"}
 	if limit, ok := cgroupMemoryLimit(readFile); ok {
 		floor = min(floor, limit/4)
-		attrs = []any{"op", "gc", "floor_bytes", floor, "memory_limit_bytes", limit}
+		attrs = append(attrs, "memory_limit_bytes", limit)
 	}
 	h := &heapFloor{floor: floor, setPercent: debug.SetGCPercent, live: liveHeap, percent: heapFloorBasePercent}
 	h.adjust()
 	h.arm()
-	log.Info("heap floor on", attrs...)
+	log.Info("heap floor on", append(attrs, "floor_bytes", floor)...)
 	return h.stop
 }
 

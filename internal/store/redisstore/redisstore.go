@@ -29,16 +29,14 @@ const (
 //go:embed append.lua
 var appendLua string
 
-// appendScript runs as EVALSHA, falling back to EVAL (and so loading the
-// script) when the server does not know it yet.
-var appendScript = redis.NewScript(appendLua)
-
-// The head of an append command: EVALSHA sha 3 stream index order. The
-// values are interfaces made once, so building a command boxes none of them.
+// The head of an append command: EVALSHA sha 3 stream index order, or EVAL
+// with the source (which loads the script) when Redis does not know the
+// hash yet. The values are interfaces made once, so building a command
+// boxes none of them.
 var (
 	cmdEvalSha    any = "evalsha"
 	cmdEval       any = "eval"
-	appendSHA     any = appendScript.Hash()
+	appendSHA     any = redis.NewScript(appendLua).Hash()
 	appendSource  any = appendLua
 	numAppendKeys any = 3
 )
@@ -68,11 +66,11 @@ type Options struct {
 	// TTL expires a stream and its index after this long without appends
 	// (millisecond precision); 0 keeps them until trimmed.
 	TTL time.Duration
-	// BatchLinger, when positive, lets a batch of appends wait up to this long
-	// for more while appends keep coming (within busyGap of the previous
-	// batch's answer): fewer, larger
-	// pipelines, so less CPU for Redis and the server, for up to this much
-	// more latency per append under load. 0 sends what is waiting at once.
+	// BatchLinger, when positive, lets a batch of appends wait up to this
+	// long for more while appends keep coming (within busyGap of the
+	// previous batch's answer): fewer, larger pipelines, so less CPU for
+	// Redis and the server, for up to this much more latency per append
+	// under load. 0 sends what is waiting at once.
 	BatchLinger time.Duration
 	// KeyPrefix starts every key; it must not contain '{' or '}', which
 	// would break the per-stream hash tag. Default DefaultKeyPrefix.
