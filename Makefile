@@ -47,7 +47,7 @@ image: ## static linux binary in a FROM-scratch image tagged arqonbus:latest
 	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux/arqonbus ./cmd/arqonbus
 	docker build -f deploy/Dockerfile -t arqonbus:latest .
 
-lint: fmt vet actionlint ## gofmt check, go vet (all build tags), a 32-bit build, actionlint
+lint: fmt vet actionlint ## gofmt check, go vet (all build tags, 64 and 32 bits), a 32-bit build, actionlint
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -57,6 +57,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration,e2e ./...
 	GOARCH=386 $(GO) build ./...
+	GOARCH=386 $(GO) vet -tags integration,e2e ./...
 
 actionlint:
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
@@ -72,8 +73,9 @@ testenv: ## prepare what the tests need (a Redis image or redis-server)
 
 test: test-unit test-regression test-adversarial ## unit + regression + adversarial (no external services)
 
-test-unit: ## unit tier: every package's own tests and test/unit
+test-unit: ## unit tier: every package's own tests and test/unit, also as 32-bit x86 (no -race there)
 	$(WITH_ENV) $(GOTEST) ./cmd/... ./internal/... ./test/unit/...
+	$(WITH_ENV) GOARCH=386 $(GO) test -count=$(COUNT) ./cmd/... ./internal/... ./test/unit/...
 
 test-integration: ## integration tier against a real Redis
 	@mkdir -p build && rm -f build/redis-integration.txt

@@ -37,7 +37,9 @@ func heapFloorPercent(floor, live uint64) int {
 	if live == 0 || live >= floor/2 {
 		return heapFloorBasePercent
 	}
-	return min(heapFloorMaxPercent, int((floor-live)*100/live))
+	// Capped while still unsigned: on 32-bit platforms the quotient
+	// overflows int, and a negative percentage would turn collection off.
+	return int(min(heapFloorMaxPercent, (floor-live)*100/live))
 }
 
 type heapFloor struct {

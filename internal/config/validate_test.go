@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestValidateBoundaries(t *testing.T) {
 		{"a message size of 1023 is too small", func(c *Config) { c.MaxMessageSize = 1023 }, "ARQONBUS_MAX_MESSAGE_SIZE: 1023 is out of range 1024..67108864"},
 		{"a linger above 10ms is refused", func(c *Config) { c.RedisBatchLinger = 11 * time.Millisecond }, "ARQONBUS_REDIS_BATCH_LINGER: 11ms is out of range 0s..10ms"},
 		{"a negative linger is refused", func(c *Config) { c.RedisBatchLinger = -time.Millisecond }, "ARQONBUS_REDIS_BATCH_LINGER: -1ms is out of range 0s..10ms"},
-		{"a negative heap floor is refused", func(c *Config) { c.GCHeapFloor = -1 }, "ARQONBUS_GC_HEAP_FLOOR: -1 is out of range 0..68719476736"},
+		{"a negative heap floor is refused", func(c *Config) { c.GCHeapFloor = -1 }, "ARQONBUS_GC_HEAP_FLOOR: -1 is out of range 0.." + strconv.Itoa(maxGCHeapFloor)},
 		{"a message size of 64 MiB is the maximum", func(c *Config) { c.MaxMessageSize, c.SendQueueBytes = 64<<20, 64<<20 }, ""},
 		{"a message size over 64 MiB is too big", func(c *Config) { c.MaxMessageSize, c.SendQueueBytes = 64<<20+1, 64<<20+1 }, "ARQONBUS_MAX_MESSAGE_SIZE: 67108865 is out of range"},
 		{"JSON depth 1 is valid", func(c *Config) { c.MaxJSONDepth = 1 }, ""},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -289,7 +290,7 @@ func TestEncodeMessageAckMatchesMessageAckInOneAllocation(t *testing.T) {
 	for _, c := range []struct {
 		n         int
 		persisted bool
-	}{{0, false}, {1000, true}, {-9223372036854775808, false}, {9223372036854775807, true}} {
+	}{{0, false}, {1000, true}, {math.MinInt, false}, {math.MaxInt, true}} {
 		want := Encode(MessageAck("m-1", c.n, c.persisted, now))
 		assert.Equal(t, string(want), string(EncodeMessageAck("m-1", c.n, c.persisted, now)))
 	}

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
@@ -34,8 +35,12 @@ type Store struct {
 type shard struct {
 	mu    sync.RWMutex
 	rings map[store.Key]*ring
-	_     [32]byte // pads a shard to 64 bytes: neighbouring locks never share a cache line
+	_     [shardPad]byte // pads a shard to 64 bytes: neighbouring locks never share a cache line
 }
+
+// shardPad is what a shard's fields leave of 64 bytes: 32 where pointers
+// take 8 bytes, 36 where they take 4.
+const shardPad = 64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[store.Key]*ring(nil)))%64
 
 // New returns a store that keeps the newest maxPerKey messages of every key
 // (DefaultMaxPerKey when maxPerKey < 1).
