@@ -19,7 +19,10 @@ import (
 
 // Redis shares deliveries between nodes over Redis pub/sub. Every node
 // subscribes to one channel and hands what other nodes publish to its hub;
-// the publishing node delivers locally first and never twice. Presence of
+// the publishing node delivers locally and never twice. It also subscribes
+// to a channel of its own, on which nothing is published: comparing the two
+// subscriber counts tells a store announcing a message (see Announcer)
+// whether any other node listens. Presence of
 // clients (for direct messages across nodes) lives in Redis keys that name
 // the node, and a node is believed only while its liveness key exists.
 //
@@ -36,6 +39,8 @@ type Redis struct {
 	beat      time.Duration
 
 	sub      *redis.PubSub
+	bus      string // the channel every node listens on
+	busSelf  string // the channel only this node listens on (see Announcer)
 	self     string // how this node's own pub/sub bodies begin
 	outbox   chan []byte
 	presence chan presenceOp
@@ -45,7 +50,7 @@ type Redis struct {
 	once     sync.Once
 }
 
-var _ Broker = (*Redis)(nil)
+var _ Announcer = (*Redis)(nil)
 
 // RedisOptions configures NewRedis.
 type RedisOptions struct {
@@ -101,7 +106,11 @@ func NewRedis(o RedisOptions) *Redis {
 		outbox:   make(chan []byte, outboxSize),
 	}
 	r.self = string(appendNode(nil, r.node))
-	r.sub = r.client.Subscribe(ctx, r.channel())
+	r.bus, r.busSelf = o.Prefix+"bus", o.Prefix+"bus:node:"+r.node
+	// One SUBSCRIBE for both channels: on every connection, and after every
+	// reconnection, this node listens on both or on neither, so the
+	// subscriber counts of the two tell whether another node listens.
+	r.sub = r.client.Subscribe(ctx, r.bus, r.busSelf)
 	r.wg.Add(4)
 	go r.receive(ctx)
 	go r.heartbeat(ctx)
@@ -110,7 +119,6 @@ func NewRedis(o RedisOptions) *Redis {
 	return r
 }
 
-func (r *Redis) channel() string         { return r.prefix + "bus" }
 func (r *Redis) nodeKey(n string) string { return r.prefix + "node:" + n }
 func (r *Redis) presenceKey(tenant, id string) string {
 	return r.prefix + "presence:" + escapePart(tenant) + ":" + id
@@ -146,6 +154,21 @@ func (r *Redis) Publish(_ context.Context, d *Delivery) (int, error) {
 	return n, nil
 }
 
+// Announcement returns d's pub/sub message for a store to publish with its
+// append (see Announcer). In Redis Cluster subscriber counts are per shard,
+// so self is empty there and the message is always published.
+func (r *Redis) Announcement(d *Delivery) (channel, self string, body []byte) {
+	self = r.busSelf
+	if _, cluster := r.client.(*redis.ClusterClient); cluster {
+		self = ""
+	}
+	return r.bus, self, appendMessage(make([]byte, 0, len(d.Frame)+128), r.node, d)
+}
+
+// DeliverLocal delivers d on this node only: its announcement went out with
+// the append that stored it.
+func (r *Redis) DeliverLocal(d *Delivery) int { return r.local.Deliver(d) }
+
 // send publishes queued messages in order, in pipelined batches.
 func (r *Redis) send(ctx context.Context) {
 	defer r.wg.Done()
@@ -169,7 +192,7 @@ func (r *Redis) send(ctx context.Context) {
 		r.call(ctx, "broker_publish", func(ctx context.Context) error {
 			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, m := range batch {
-					p.Publish(ctx, r.channel(), m)
+					p.Publish(ctx, r.bus, m)
 				}
 				return nil
 			})
@@ -215,10 +238,12 @@ func (r *Redis) receive(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if strings.HasPrefix(m.Payload, r.self) {
+			if m.Channel != r.bus || strings.HasPrefix(m.Payload, r.self) {
 				// Delivered locally when published. Every node hears its
 				// own publishes; skipping them before decoding keeps a
 				// single node from paying a JSON decode per message.
+				// Nothing is published on the node's own channel, which
+				// only counts its subscription.
 				continue
 			}
 			var msg message
