@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/store/storetest"
@@ -116,4 +117,13 @@ func BenchmarkRedisAppendParallel(b *testing.B) {
 	if e := b.Elapsed(); e > 0 {
 		b.ReportMetric(float64(b.N)/e.Seconds(), "appends/s")
 	}
+}
+
+// BenchmarkStrictRoundTrip is one channels-workload message through an
+// in-process server in strict mode on a real Redis: stored (and announced
+// by the append script) before it is acknowledged and delivered.
+func BenchmarkStrictRoundTrip(b *testing.B) {
+	srv := testutil.Redis(b)
+	testutil.BenchRoundTrips(b, testutil.StartServer(b, testutil.WithRedis(srv.URL(), config.ModeStrict),
+		testutil.WithConfig(func(c *config.Config) { c.RateLimitPerSecond = 0 })))
 }
