@@ -1,8 +1,6 @@
 // Package broker carries deliveries to every node's hub. The memory broker
 // serves one node; the Redis broker (pub/sub) lets several nodes share rooms.
-// Local and remote publishes take the same path: publish → broker → hub,
-// except that a store may send a stored message's copy for the other nodes
-// with its write (Announcer).
+// Local and remote publishes take the same path: publish → broker → hub.
 //
 // Concurrency: brokers are safe for concurrent use; Publish never blocks on a
 // client socket.
@@ -50,21 +48,6 @@ type Broker interface {
 	Disconnected(tenant, clientID string)
 	// Close stops the broker; it is idempotent.
 	Close() error
-}
-
-// Announcer is a broker whose message to the other nodes can be sent by
-// another write to the same engine (the Redis store publishes it from its
-// append script), so a stored message needs one round trip, not two.
-type Announcer interface {
-	Broker
-	// Announcement returns d's message for the other nodes: the channel
-	// they listen on, a channel only this node listens on (on the same
-	// connection; "" when subscriber counts cannot tell, as in Redis
-	// Cluster), and the body. The body is the caller's to keep.
-	Announcement(d *Delivery) (channel, self string, body []byte)
-	// DeliverLocal delivers d on this node alone, for a delivery whose
-	// announcement was sent.
-	DeliverLocal(d *Delivery) int
 }
 
 // ErrClosed is returned by Publish after Close.

@@ -19,10 +19,7 @@ import (
 
 // Redis shares deliveries between nodes over Redis pub/sub. Every node
 // subscribes to one channel and hands what other nodes publish to its hub;
-// the publishing node delivers locally and never twice. It also subscribes
-// to a channel of its own, on which nothing is published: comparing the two
-// subscriber counts tells a store announcing a message (see Announcer)
-// whether any other node listens. Presence of
+// the publishing node delivers locally first and never twice. Presence of
 // clients (for direct messages across nodes) lives in Redis keys that name
 // the node, and a node is believed only while its liveness key exists.
 //
@@ -39,8 +36,6 @@ type Redis struct {
 	beat      time.Duration
 
 	sub      *redis.PubSub
-	bus      string // the channel every node listens on
-	busSelf  string // the channel only this node listens on (see Announcer)
 	self     string // how this node's own pub/sub bodies begin
 	outbox   chan []byte
 	presence chan presenceOp
@@ -50,7 +45,7 @@ type Redis struct {
 	once     sync.Once
 }
 
-var _ Announcer = (*Redis)(nil)
+var _ Broker = (*Redis)(nil)
 
 // RedisOptions configures NewRedis.
 type RedisOptions struct {
@@ -106,11 +101,7 @@ func NewRedis(o RedisOptions) *Redis {
 		outbox:   make(chan []byte, outboxSize),
 	}
 	r.self = string(appendNode(nil, r.node))
-	r.bus, r.busSelf = o.Prefix+"bus", o.Prefix+"bus:node:"+r.node
-	// One SUBSCRIBE for both channels: on every connection, and after every
-	// reconnection, this node listens on both or on neither, so the
-	// subscriber counts of the two tell whether another node listens.
-	r.sub = r.client.Subscribe(ctx, r.bus, r.busSelf)
+	r.sub = r.client.Subscribe(ctx, r.channel())
 	r.wg.Add(4)
 	go r.receive(ctx)
 	go r.heartbeat(ctx)
@@ -119,6 +110,7 @@ func NewRedis(o RedisOptions) *Redis {
 	return r
 }
 
+func (r *Redis) channel() string         { return r.prefix + "bus" }
 func (r *Redis) nodeKey(n string) string { return r.prefix + "node:" + n }
 func (r *Redis) presenceKey(tenant, id string) string {
 	return r.prefix + "presence:" + escapePart(tenant) + ":" + id
@@ -154,21 +146,6 @@ func (r *Redis) Publish(_ context.Context, d *Delivery) (int, error) {
 	return n, nil
 }
 
-// Announcement returns d's pub/sub message for a store to publish with its
-// append (see Announcer). In Redis Cluster subscriber counts are per shard,
-// so self is empty there and the message is always published.
-func (r *Redis) Announcement(d *Delivery) (channel, self string, body []byte) {
-	self = r.busSelf
-	if _, cluster := r.client.(*redis.ClusterClient); cluster {
-		self = ""
-	}
-	return r.bus, self, appendMessage(make([]byte, 0, len(d.Frame)+128), r.node, d)
-}
-
-// DeliverLocal delivers d on this node only: its announcement went out with
-// the append that stored it.
-func (r *Redis) DeliverLocal(d *Delivery) int { return r.local.Deliver(d) }
-
 // send publishes queued messages in order, in pipelined batches.
 func (r *Redis) send(ctx context.Context) {
 	defer r.wg.Done()
@@ -192,7 +169,7 @@ func (r *Redis) send(ctx context.Context) {
 		r.call(ctx, "broker_publish", func(ctx context.Context) error {
 			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, m := range batch {
-					p.Publish(ctx, r.bus, m)
+					p.Publish(ctx, r.channel(), m)
 				}
 				return nil
 			})
@@ -238,12 +215,10 @@ func (r *Redis) receive(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if m.Channel != r.bus || strings.HasPrefix(m.Payload, r.self) {
+			if strings.HasPrefix(m.Payload, r.self) {
 				// Delivered locally when published. Every node hears its
 				// own publishes; skipping them before decoding keeps a
 				// single node from paying a JSON decode per message.
-				// Nothing is published on the node's own channel, which
-				// only counts its subscription.
 				continue
 			}
 			var msg message

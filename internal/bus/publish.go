@@ -23,17 +23,13 @@ type Result struct {
 	Persisted bool
 }
 
-// Publisher runs the publish pipeline: check, encode once, persist, hand to
+// Publisher runs the publish pipeline: check, persist, encode once, hand to
 // the broker. In strict storage mode a failed persist stops the pipeline, so
-// an unstored message is never delivered. When the store can announce a
-// message to the other nodes in the same write that stores it (Redis), the
-// broker only delivers it locally.
+// an unstored message is never delivered.
 type Publisher struct {
 	hub               *Hub
 	broker            broker.Broker
 	store             store.Store
-	announcing        store.Announcing // store, when it can announce
-	announcer         broker.Announcer // broker, when its messages can be announced by the store
 	requireMembership bool
 	clock             func() time.Time
 	log               *slog.Logger
@@ -62,13 +58,10 @@ func NewPublisher(o PublisherOptions) *Publisher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{
+	return &Publisher{
 		hub: o.Hub, broker: o.Broker, store: o.Store, requireMembership: o.RequireMembership,
 		clock: o.Clock, log: o.Logger, observe: o.ObserveDuration,
 	}
-	p.announcing, _ = o.Store.(store.Announcing)
-	p.announcer, _ = o.Broker.(broker.Announcer)
-	return p
 }
 
 // Persistent reports whether messages are stored.
@@ -101,17 +94,10 @@ func (p *Publisher) publishRoom(ctx context.Context, from Sender, env *protocol.
 		return Result{}, protocol.NewError(protocol.CodeAuthorization,
 			"join this room and channel before publishing to it")
 	}
-	d := &broker.Delivery{
-		Tenant: t.Tenant, Room: t.Room, Channel: t.Channel,
-		SenderID: from.ID, Frame: protocol.Encode(env),
-	}
 	var res Result
-	announced := false
 	if p.store != nil {
 		key := store.Key{Tenant: t.Tenant, Room: t.Room, Channel: t.Channel}
-		var err error
-		announced, err = p.persist(ctx, key, env, d)
-		if err != nil {
+		if err := p.store.Append(ctx, key, env); err != nil {
 			p.log.Warn("persist failed; message refused", "client_id", from.ID, "op", "append",
 				"message_id", env.ID, "err", err)
 			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrClosed) {
@@ -122,11 +108,10 @@ func (p *Publisher) publishRoom(ctx context.Context, from Sender, env *protocol.
 		}
 		res.Persisted = true
 	}
-	if announced { // the other nodes heard of it from the store's write
-		res.Delivered = p.announcer.DeliverLocal(d)
-		return res, nil
-	}
-	n, err := p.broker.Publish(ctx, d)
+	n, err := p.broker.Publish(ctx, &broker.Delivery{
+		Tenant: t.Tenant, Room: t.Room, Channel: t.Channel,
+		SenderID: from.ID, Frame: protocol.Encode(env),
+	})
 	if err != nil {
 		// The local hub got the frame before the broker failed to reach the
 		// other nodes (see broker.Broker); the sender still learns of it.
@@ -136,17 +121,6 @@ func (p *Publisher) publishRoom(ctx context.Context, from Sender, env *protocol.
 	}
 	res.Delivered = n
 	return res, nil
-}
-
-// persist appends env. When both the store and the broker can, the store
-// also announces d to the other nodes in the same write (announced true).
-func (p *Publisher) persist(ctx context.Context, key store.Key, env *protocol.Envelope, d *broker.Delivery) (announced bool, err error) {
-	if p.announcing == nil || p.announcer == nil {
-		return false, p.store.Append(ctx, key, env)
-	}
-	var a store.Announcement
-	a.Channel, a.Self, a.Body = p.announcer.Announcement(d)
-	return p.announcing.AppendAnnounce(ctx, key, env, a)
 }
 
 func (p *Publisher) publishDirect(ctx context.Context, from Sender, env *protocol.Envelope) (Result, error) {

@@ -22,9 +22,8 @@ const (
 )
 
 var (
-	_ Store      = (*Policy)(nil)
-	_ Locator    = (*Policy)(nil)
-	_ Announcing = (*Policy)(nil)
+	_ Store   = (*Policy)(nil)
+	_ Locator = (*Policy)(nil)
 )
 
 // PolicyOptions configures NewPolicy.
@@ -250,49 +249,32 @@ func (p *Policy) Close() error {
 
 // Append stores env according to the mode (see Policy).
 func (p *Policy) Append(ctx context.Context, key Key, env *protocol.Envelope) error {
-	_, err := p.append(ctx, key, env, nil)
-	return err
-}
-
-// AppendAnnounce is Append, with a announced by the primary in the same step
-// when the primary is an Announcing store and takes the message. When the
-// message goes to the fallback, or the primary cannot announce, announced
-// is false and the caller publishes it.
-func (p *Policy) AppendAnnounce(ctx context.Context, key Key, env *protocol.Envelope, a Announcement) (bool, error) {
-	return p.append(ctx, key, env, &a)
-}
-
-func (p *Policy) append(ctx context.Context, key Key, env *protocol.Envelope, a *Announcement) (announced bool, err error) {
 	if p.closed.Load() {
 		p.count(opAppend, resError)
-		return false, ErrClosed
+		return ErrClosed
 	}
 	if p.fallsBack() && stateCode(p.state.Load()) != stOK {
-		return false, p.appendFallback(ctx, key, env)
+		return p.appendFallback(ctx, key, env)
 	}
 	var start time.Time // when a failing write began: the degraded period starts there
 	if p.mode == ModeDegraded {
 		start = p.now()
 	}
-	if ann, ok := p.primary.(Announcing); ok && a != nil {
-		announced, err = ann.AppendAnnounce(ctx, key, env, *a)
-	} else {
-		err = p.primary.Append(ctx, key, env)
-	}
+	err := p.primary.Append(ctx, key, env)
 	switch {
 	case err == nil:
 		p.count(opAppend, resOK)
-		return announced, nil
+		return nil
 	case !errors.Is(err, ErrUnavailable):
 		p.count(opAppend, resError)
-		return false, err
+		return err
 	}
 	p.fail(err, start)
 	if p.fallsBack() {
-		return false, p.appendFallback(ctx, key, env)
+		return p.appendFallback(ctx, key, env)
 	}
 	p.count(opAppend, resError)
-	return false, err
+	return err
 }
 
 func (p *Policy) appendFallback(ctx context.Context, key Key, env *protocol.Envelope) error {

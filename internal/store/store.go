@@ -80,28 +80,6 @@ type Store interface {
 	Close() error
 }
 
-// Announcement is a pub/sub message to publish in the same step as an
-// append (see Announcing): Body on Channel, unless Self is set and no one
-// but this node listens. Self is a channel only this node subscribes to,
-// on the same connection as Channel, so comparing the two counts tells
-// whether anyone else listens; "" publishes regardless (Redis Cluster,
-// whose counts are per shard).
-type Announcement struct {
-	Channel string
-	Self    string
-	Body    []byte
-}
-
-// Announcing is a store that can publish an Announcement atomically with an
-// append: other nodes hear of a stored message exactly when it is stored,
-// and it costs one round trip instead of two.
-type Announcing interface {
-	// AppendAnnounce is Append, and publishes a when announced is true.
-	// announced is false when the message went elsewhere (a fallback
-	// store), and the caller must publish it itself.
-	AppendAnnounce(ctx context.Context, key Key, env *protocol.Envelope, a Announcement) (announced bool, err error)
-}
-
 // Health states.
 const (
 	StateOK       = "ok"

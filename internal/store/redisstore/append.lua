@@ -9,11 +9,7 @@
 -- ARGV[2]  time to live of the three keys in milliseconds, "0" for none
 -- ARGV[3]  the message timestamp in unix milliseconds (>= 0)
 -- ARGV[4]  the message id; "" is stored but not indexed
--- ARGV[5]  a pub/sub channel to announce the message on, "" for none
--- ARGV[6]  a channel only the appending node subscribes to (on the same
---          connection as ARGV[5]), "" to announce regardless
--- ARGV[7]  the announcement's body
--- ARGV[8…] field, value pairs of the entry
+-- ARGV[5…] field, value pairs of the entry
 -- Returns the new stream entry id.
 
 local stream, index, order = KEYS[1], KEYS[2], KEYS[3]
@@ -23,9 +19,9 @@ local maxlen, msgid = ARGV[1], ARGV[4]
 -- read as id ranges. Ids must grow: a message older than the newest entry
 -- (or a server without "<ms>-*") gets the next id Redis picks instead.
 -- The fields go straight from ARGV (no table is built per call).
-local entry = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, ARGV[3] .. '-*', unpack(ARGV, 8))
+local entry = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, ARGV[3] .. '-*', unpack(ARGV, 5))
 if type(entry) == 'table' and entry.err then
-  entry = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, 8))
+  entry = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, 5))
 end
 
 if msgid ~= '' then
@@ -63,21 +59,6 @@ if ttl > 0 then
   redis.call('PEXPIRE', stream, ttl)
   redis.call('PEXPIRE', index, ttl)
   redis.call('PEXPIRE', order, ttl)
-end
-
--- Announce only once stored. When ARGV[6] is given and the channel has no
--- more subscribers than it (the appending node alone), nobody else would
--- hear the announcement: skipping it spares the node its own echo.
-local channel, self = ARGV[5], ARGV[6]
-if channel ~= '' then
-  local others = true
-  if self ~= '' then
-    local n = redis.call('PUBSUB', 'NUMSUB', channel, self)
-    others = n[2] > n[4]
-  end
-  if others then
-    redis.call('PUBLISH', channel, ARGV[7])
-  end
 end
 
 return entry

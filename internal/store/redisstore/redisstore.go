@@ -45,9 +45,8 @@ var (
 const appendKeyPos = 3
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.Locator    = (*Store)(nil)
-	_ store.Announcing = (*Store)(nil)
+	_ store.Store   = (*Store)(nil)
+	_ store.Locator = (*Store)(nil)
 )
 
 // Options configures New. Zero values take the documented defaults.
@@ -166,37 +165,15 @@ func orDefault[T int64 | time.Duration](v, def T) T {
 // Append stores env under key with the append script: XADD (trimming with
 // MAXLEN ~), the id index and its trimming, and the TTL, atomically.
 func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelope) error {
-	return s.append(ctx, key, env, nil)
-}
-
-// AppendAnnounce is Append, and the same script then publishes a (see
-// store.Announcement): one round trip, and the announcement goes out only
-// if the message was stored. It is always announced when stored, so
-// announced is true exactly when err is nil.
-func (s *Store) AppendAnnounce(ctx context.Context, key store.Key, env *protocol.Envelope, a store.Announcement) (bool, error) {
-	if err := s.append(ctx, key, env, &a); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
-// noAnnouncement fills the script's announcement arguments of a plain append.
-var noAnnouncement any = ""
-
-func (s *Store) append(ctx context.Context, key store.Key, env *protocol.Envelope, a *store.Announcement) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
 	k := keysFor(s.prefix, key)
 	ms := max(env.Timestamp.UnixMilli(), 0)
-	channel, self, body := noAnnouncement, noAnnouncement, noAnnouncement
-	if a != nil {
-		channel, self, body = a.Channel, a.Self, a.Body
-	}
 	// The whole EVALSHA command, built once: go-redis's EvalSha would copy
 	// the arguments into a slice of its own.
 	args := entryArgs(env, cmdEvalSha, appendSHA, numAppendKeys, k.stream, k.index, k.order,
-		s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID, channel, self, body)
+		s.maxLen, s.ttl, strconv.FormatInt(ms, 10), env.ID)
 	// Every message passes here, so the time bound is a pooled timer and a
 	// deadline rather than a context of its own (three allocations each).
 	deadline := time.Now().Add(s.timeout)
