@@ -7,10 +7,11 @@
 //
 // The tier runs in plain `go test ./...`: servers are in-process
 // (testutil.StartServer, or app.Run for the entry point) and Redis is
-// miniredis. The one exception is the harness's own fault controls, which need
-// testutil.RedisWithFaults: a container when a Docker engine answers, else a
-// redis-server process (the test skips on a laptop with neither, and fails
-// under CI).
+// miniredis. The exceptions need a Redis that can be paused, which miniredis
+// cannot: the harness's own fault controls, and a write that Redis runs
+// after its sender gave up. They use testutil.RedisWithFaults: a container
+// when a Docker engine answers, else a redis-server process (they skip on a
+// laptop with neither, and fail under CI).
 //
 // Rules for adding a test:
 //
