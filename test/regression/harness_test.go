@@ -2,9 +2,12 @@ package regression
 
 import (
 	"context"
+	"os"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/arqonbus/arqonbus/internal/testutil"
@@ -43,5 +46,28 @@ func TestRegression_RedisFaultControlsHoldOverRapidPauseCycles(t *testing.T) {
 		srv.Stop(t)
 		srv.Start(t)
 		require.NoError(t, ping(2*time.Second), "round %d: a restarted server answers", i)
+	}
+}
+
+// Fuzz targets ran for a duration (-fuzztime=10s). Go 1.26's fuzz
+// coordinator can then fail a clean run with a bare "context deadline
+// exceeded" as the time runs out (golang/go#75804): FuzzDecode failed CI
+// that way with nothing to reproduce. make fuzz, CI and the nightly run now
+// count executions (-fuzztime=Nx), which never reaches that deadline.
+func TestRegression_FuzzTargetsRunForACountOfExecutions(t *testing.T) {
+	count := regexp.MustCompile(`^[0-9]+x$`)
+	files := map[string]*regexp.Regexp{
+		"../../Makefile":                      regexp.MustCompile(`(?m)^FUZZTIME\s*\?=\s*(\S+)`),
+		"../../.github/workflows/ci.yml":      regexp.MustCompile(`make fuzz(?: FUZZTIME=(\S+))?`),
+		"../../.github/workflows/nightly.yml": regexp.MustCompile(`make fuzz(?: FUZZTIME=(\S+))?`),
+	}
+	for path, re := range files {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		m := re.FindSubmatch(b)
+		require.NotNil(t, m, "%s runs make fuzz", path)
+		if v := string(m[1]); v != "" {
+			assert.Regexp(t, count, v, "%s: FUZZTIME must count executions", path)
+		}
 	}
 }
