@@ -58,15 +58,19 @@ func pacedAppends(t *testing.T, linger time.Duration, n int, gap time.Duration) 
 	return count.n.Load()
 }
 
-// Appends that come a millisecond apart find the batcher idle and go one per
-// pipeline; with a linger, a busy batch waits for the ones that follow.
+// Appends that come a millisecond apart mostly find the batcher idle and go
+// one or two per pipeline; with a linger, a busy batch waits for the ones
+// that follow. How many share a pipeline without a linger depends on how
+// fast Redis answers (a loaded machine answers later, so more queue up), so
+// the control only has to send more pipelines than the linger; the linger's
+// own bound holds however slow Redis is, as slowness only gathers more.
 func TestBatchLingerGathersBusyAppendsIntoFewerPipelines(t *testing.T) {
 	const n = 30
 	without := pacedAppends(t, 0, n, time.Millisecond)
 	with := pacedAppends(t, 15*time.Millisecond, n, time.Millisecond)
 	t.Logf("%d appends: %d pipelines without a linger, %d with 15ms", n, without, with)
 	require.LessOrEqual(t, with, int64(n/3), "the linger gathers several appends per pipeline")
-	require.LessOrEqual(t, 3*with, without, "a third of the pipelines at most")
+	require.Less(t, with, without, "control: without the linger, more pipelines")
 }
 
 // The linger is for busy stores only: an append to an idle store goes at once,
