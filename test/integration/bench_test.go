@@ -120,8 +120,8 @@ func BenchmarkRedisAppendParallel(b *testing.B) {
 }
 
 // BenchmarkStrictRoundTrip is one channels-workload message through an
-// in-process server in strict mode on a real Redis: stored (and announced
-// by the append script) before it is acknowledged and delivered.
+// in-process server in strict mode on a real Redis: stored before it is
+// acknowledged and delivered (testutil.BenchRoundTrips).
 func BenchmarkStrictRoundTrip(b *testing.B) {
 	srv := testutil.Redis(b)
 	testutil.BenchRoundTrips(b, testutil.StartServer(b, testutil.WithRedis(srv.URL(), config.ModeStrict),

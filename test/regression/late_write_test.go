@@ -1,7 +1,6 @@
 package regression
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -35,12 +34,8 @@ func TestRegression_OtherNodesTreatALateRedisWriteAsItsSenderWasTold(t *testing.
 			testutil.Join(t, sender, room, "main")
 			testutil.Join(t, member, room, "main")
 			send := func(id string) *protocol.Envelope {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				r, err := sender.Request(ctx, &protocol.Envelope{ID: id, Type: protocol.TypeMessage,
+				return testutil.Request(t, sender, &protocol.Envelope{ID: id, Type: protocol.TypeMessage,
 					Room: room, Channel: "main", Payload: json.RawMessage(`{}`)})
-				require.NoError(t, err)
-				return r
 			}
 			// Control: node B hears a message from node A.
 			testutil.Eventually(t, func() bool { return send("before").Type == protocol.TypeMessageResponse },
