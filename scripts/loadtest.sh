@@ -12,14 +12,28 @@
 # SERVER_ENV=GOGC=400 or SERVER_ENV=GODEBUG=gctrace=1 (the server's stderr
 # is build/loadtest-server.log). SERVER_BIN runs another server binary
 # (default bin/arqonbus), e.g. one built from an earlier commit, to compare
-# two builds on the same machine and day. The JSON line of the run is
-# printed on stdout, the summary on stderr.
+# two builds on the same machine and day. PORT (default 19100) is the
+# server's port and PORT+1 Redis's; the run stops at once if one is taken,
+# so it never measures another process's server. The JSON line of the run
+# is printed on stdout, the summary on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 2,16p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,18p "$0"; exit 2; }
 port=${PORT:-19100}
 make -s build
+mkdir -p build # the server's log goes to build/loadtest-server.log; a fresh clone has no build/
 ulimit -n "$(ulimit -Hn)"
+
+# in_use reports whether something accepts connections on 127.0.0.1:$1.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ports=("$port")
+[ -z "${REDIS:-}" ] || ports+=($((port + 1)))
+for p in "${ports[@]}"; do
+  if in_use "$p"; then
+    echo "loadtest: 127.0.0.1:$p is in use; choose another PORT" >&2
+    exit 1
+  fi
+done
 
 env=(ARQONBUS_SERVER_PORT="$port" ARQONBUS_RATE_LIMIT_PER_SECOND=0 ARQONBUS_MAX_CONNECTIONS=25000
   ARQONBUS_LOG_LEVEL=warn ARQONBUS_ENABLE_PERSISTENCE="${PERSIST:-false}")
@@ -40,6 +54,16 @@ if [ -n "${REDIS:-}" ]; then
 fi
 env "${env[@]}" ${SERVER_ENV:-} taskset -c 0 "${SERVER_BIN:-bin/arqonbus}" serve >/dev/null 2>build/loadtest-server.log &
 server_pid=$!
-for _ in $(seq 100); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+ready=""
+for _ in $(seq 100); do
+  curl -sf "127.0.0.1:$port/readyz" >/dev/null && { ready=1; break; }
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ready" ] || ! kill -0 "$server_pid" 2>/dev/null; then
+  echo "loadtest: the server did not become ready on 127.0.0.1:$port; build/loadtest-server.log:" >&2
+  tail -n 20 build/loadtest-server.log >&2
+  exit 1
+fi
 env ${TOOL_ENV:-} taskset -c 1 bin/arqonbench "$@" --url "ws://127.0.0.1:$port/ws" --server-pid "$server_pid" \
   --metrics-url "http://127.0.0.1:$port/metrics" --json
