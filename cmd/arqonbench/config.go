@@ -123,7 +123,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		fs.StringVar(&c.token, "token", "", "bearer token for servers with authentication on")
 		fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 		fs.IntVar(&c.serverPID, "server-pid", 0, "server process id: report its CPU and RSS from /proc")
-		fs.StringVar(&c.metricsURL, "metrics-url", "", "server Prometheus URL (e.g. http://127.0.0.1:9100/metrics): report go_goroutines")
+		fs.StringVar(&c.metricsURL, "metrics-url", "", "server Prometheus URL (e.g. http://127.0.0.1:9100/metrics): report the server's goroutines (idle) or the change of its delivered, dropped and slow-consumer counters (fanout, channels)")
 		fs.StringVar(&c.room, "room", "", "room to use (default: arqonbench-<random>, fresh per run)")
 	}
 	fs.BoolVar(&c.json, "json", false, "write one JSON line with the results on stdout")

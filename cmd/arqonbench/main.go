@@ -4,7 +4,8 @@
 // server at all, the floor that loopback TCP puts under fan-out on this
 // machine. Run `arqonbench WORKLOAD -h` for the flags of a workload.
 //
-//	arqonbench fanout   --subscribers 1000 --rate 1000 --duration 10s --payload 128 --json
+//	arqonbench fanout   --subscribers 1000 --rate 1000 --duration 10s --payload 128 --json \
+//	                    --metrics-url http://127.0.0.1:9100/metrics
 //	arqonbench channels --clients 1000 --rate 10 --duration 10s --json
 //	arqonbench idle     --connections 19000 --server-pid PID --metrics-url http://127.0.0.1:9100/metrics
 //	arqonbench floor    --connections 1000 --rate 100 --duration 10s --writer-cpu 0 --json

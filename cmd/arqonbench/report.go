@@ -69,6 +69,9 @@ type streamResult struct {
 	// late the publisher wrote each message (the tool's own delay).
 	Latency *latencySummary `json:"latency_ms,omitempty"`
 	SendLag *latencySummary `json:"send_lag_ms,omitempty"`
+	// Server is what the server's own counters say of the run (given
+	// --metrics-url).
+	Server *serverCounts `json:"server_counters,omitempty"`
 }
 
 // floorResult holds what only the floor workload reports; its latency,
@@ -146,6 +149,10 @@ func writeSummary(w io.Writer, r *result) {
 		if l := s.SendLag; l != nil {
 			p("  send lag ms: p50 %.3f  p99 %.3f  max %.3f", l.P50, l.P99, l.Max)
 		}
+		if c := s.Server; c != nil {
+			p("  server counters (warm-up included): delivered %d, dropped %d%s, slow-consumer disconnects %d",
+				c.Delivered, c.Dropped, byReason(c.DroppedByReason), c.SlowConsumerDisconnects)
+		}
 	}
 	if f := r.floorResult; f != nil && f.WriterBurst != nil {
 		l := f.WriterBurst
@@ -198,6 +205,23 @@ func writeSummary(w io.Writer, r *result) {
 	for _, n := range r.Notes {
 		p("  note: %s", n)
 	}
+}
+
+// byReason formats counts by reason as " (a 1, b 2)", or "" when empty.
+func byReason(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }

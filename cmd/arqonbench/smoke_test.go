@@ -105,6 +105,19 @@ func checkDelivery(t *testing.T, res map[string]any, expected float64) {
 	}
 }
 
+// checkServerCounters asserts that the server's own counters, read through
+// --metrics-url, saw every delivery of the run (warm-up included) and
+// dropped nothing.
+func checkServerCounters(t *testing.T, res map[string]any, delivered float64) {
+	t.Helper()
+	if got := num(t, res, "server_counters", "delivered"); got != delivered {
+		t.Errorf("server delivered %v, want %v", got, delivered)
+	}
+	if d, sc := num(t, res, "server_counters", "dropped"), num(t, res, "server_counters", "slow_consumer_disconnects"); d != 0 || sc != 0 {
+		t.Errorf("server dropped %v and disconnected %v slow consumers, want none", d, sc)
+	}
+}
+
 // checkQuantiles asserts 0 < p50 <= p99 <= max < 5 s for the summary at key.
 func checkQuantiles(t *testing.T, res map[string]any, key string) {
 	t.Helper()
@@ -125,6 +138,7 @@ func TestWorkloadsRunLossFreeAgainstAnInProcessServer(t *testing.T) {
 		if num(t, res, "sent") != 200 || num(t, res, "connections") != 21 {
 			t.Errorf("sent %v on %v connections, want 200 on 21", num(t, res, "sent"), num(t, res, "connections"))
 		}
+		checkServerCounters(t, res, 20*300)
 	})
 	t.Run("channels", func(t *testing.T) {
 		res := benchRun(t, s, 10*time.Second, "channels", "--clients", "10", "--rate", "10",
@@ -133,6 +147,7 @@ func TestWorkloadsRunLossFreeAgainstAnInProcessServer(t *testing.T) {
 		if num(t, res, "connections") != 20 {
 			t.Errorf("connections %v, want 20", num(t, res, "connections"))
 		}
+		checkServerCounters(t, res, 10*15)
 	})
 	t.Run("idle", func(t *testing.T) {
 		res := benchRun(t, s, 10*time.Second, "idle", "--connections", "50", "--hold", "200ms")

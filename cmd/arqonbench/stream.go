@@ -104,6 +104,14 @@ func runStream(ctx context.Context, b *bench, plan streamPlan, res *result) erro
 		return fmt.Errorf("setup: %w", err)
 	}
 
+	var before samples // the server's counters as publishing begins
+	if cfg.metricsURL != "" {
+		var serr error
+		if before, serr = scrape(ctx, cfg.metricsURL); serr != nil {
+			res.note("server metrics: %v", serr)
+		}
+	}
+
 	// The plan: publishing starts at t0; the measurement at t0 + warmup;
 	// nothing is waited for after the hard deadline.
 	t0 := time.Now().Add(startLead)
@@ -167,6 +175,17 @@ func runStream(ctx context.Context, b *bench, plan streamPlan, res *result) erro
 	disconnects(subs, "sub:", res.Disconnects)
 	if !pubsCounted {
 		disconnects(pubs, "pub:", res.Disconnects)
+	}
+	if before != nil && !interrupted {
+		// Before the close: closing counts nothing, but a scrape must not
+		// wait behind it.
+		after, err := scrape(ctx, cfg.metricsURL)
+		if err == nil {
+			sr.Server, err = counterDeltas(before, after)
+		}
+		if err != nil {
+			res.note("server metrics: %v", err)
+		}
 	}
 	closeConns() // after this the sinks are quiet and may be read
 

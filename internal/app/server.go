@@ -21,6 +21,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/ops"
+	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/transport/ws"
 )
 
@@ -62,7 +63,8 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	s := &Server{cfg: cfg, log: o.Logger, clock: o.Clock, metrics: metrics.New(o.Registry), errs: make(chan error, 2)}
+	s := &Server{cfg: cfg, log: o.Logger, clock: o.Clock, metrics: metrics.NewWithLabels(o.Registry, knownLabels()),
+		errs: make(chan error, 2)}
 	v := versionInfo()
 	s.metrics.BuildInfo.WithLabelValues(v.Version, v.Commit, v.Go).Set(1)
 
@@ -73,9 +75,6 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 			return nil, err
 		}
 		verifier = av
-		for _, reason := range auth.Reasons() {
-			s.metrics.AuthFailures.WithLabelValues(reason) // dashboards show zeros, not gaps
-		}
 	}
 	var err error
 	if s.store, err = openStorage(ctx, cfg, s.log, s.metrics); err != nil {
@@ -88,6 +87,10 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 			s.metrics.MessagesDelivered.Add(float64(delivered))
 		}
 	}
+	s.metrics.SetCounts(metrics.Counts{
+		Rooms: s.hub.RoomCount, Channels: s.hub.PairCount,
+		HistoryStreams: s.store.memoryStreams, HistoryMessages: s.store.memoryMessages,
+	})
 	if s.store.redis != nil {
 		// Nodes sharing a Redis share rooms: pub/sub fan-out between them.
 		s.broker = broker.NewRedis(broker.RedisOptions{
@@ -124,6 +127,32 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 	s.started = o.Clock()
 	s.ready.Store(true)
 	return s, nil
+}
+
+// knownLabels are the label values of other packages the metrics start at
+// 0: every error code, decoded envelope type, command name and auth reason.
+func knownLabels() metrics.Labels {
+	codes := make([]string, len(protocol.Codes))
+	for i, c := range protocol.Codes {
+		codes[i] = string(c)
+	}
+	// The names of the command table, read from a registry of no
+	// dependencies (the node's own is built after the metrics), and the
+	// two names command.Registry counts the rest under: unknown commands
+	// and the prototype lanes.
+	commands := []string{"unknown", "prototype"}
+	for _, c := range command.New(command.Deps{}).Catalogue() {
+		commands = append(commands, c.Name)
+	}
+	return metrics.Labels{
+		ErrorCodes: codes,
+		// What protocol.Decode lets through (an event arrives as a message).
+		MessageTypes: []string{protocol.TypeMessage, protocol.TypeCommand, protocol.TypeTelemetry,
+			protocol.TypeResponse, protocol.TypeError, protocol.TypeOperatorJoin},
+		Commands:    commands,
+		Success:     protocol.StatusSuccess,
+		AuthReasons: auth.Reasons(),
+	}
 }
 
 func authOptions(cfg *config.Config, clock func() time.Time) auth.Options {
@@ -167,7 +196,7 @@ func (s *Server) listen() error {
 			defer s.serveWG.Done()
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("listener failed", "op", "serve", "addr", ln.Addr().String(), "err", err)
-				s.metrics.Fail("serve")
+				s.metrics.Fail(metrics.FailServe)
 				s.errs <- err
 			}
 		}(s.https[i], s.listeners[i])

@@ -19,6 +19,7 @@ import (
 type storage struct {
 	policy *store.Policy         // nil when persistence is off
 	redis  redis.UniversalClient // nil with the memory backend
+	memory *memstore.Store       // the memory backend or fallback; nil when persistence is off
 	static store.Health          // health when persistence is off
 }
 
@@ -34,7 +35,8 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 	if !cfg.EnablePersistence {
 		return st, nil
 	}
-	var primary store.Store = memstore.New(cfg.MaxHistorySize)
+	st.memory = memstore.New(cfg.MaxHistorySize)
+	var primary store.Store = st.memory
 	var fallback store.Store
 	if st.redis != nil {
 		rs, err := redisstore.New(redisstore.Options{
@@ -64,6 +66,22 @@ func (st *storage) persist() store.Store {
 		return nil
 	}
 	return st.policy
+}
+
+// memoryStreams and memoryMessages read the memory store's counts (0 when
+// persistence is off).
+func (st *storage) memoryStreams() int64 {
+	if st.memory == nil {
+		return 0
+	}
+	return st.memory.Streams()
+}
+
+func (st *storage) memoryMessages() int64 {
+	if st.memory == nil {
+		return 0
+	}
+	return st.memory.Messages()
 }
 
 func (st *storage) health() store.Health {

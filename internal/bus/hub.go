@@ -48,7 +48,13 @@ type Hub struct {
 	seed    maphash.Seed
 	topics  [shardCount]topicShard
 	clients [shardCount]clientShard
+	rooms   [shardCount]roomShard
 	count   atomic.Int64
+
+	// pairs and roomCount are kept as pairs appear and vanish, so Stats
+	// and the gauges that read it at every scrape never walk the maps.
+	pairs     atomic.Int64
+	roomCount atomic.Int64
 
 	// OnDeliver, when set, is called with the number of frames each
 	// Deliver enqueued and the number refused (metrics hook).
@@ -58,6 +64,13 @@ type Hub struct {
 type topicShard struct {
 	mu     sync.RWMutex
 	topics map[Topic]*topic
+}
+
+// roomShard counts the live pairs of each (tenant, room). It is locked
+// inside a topic shard's lock, never the other way round.
+type roomShard struct {
+	mu    sync.Mutex
+	pairs map[[2]string]int
 }
 
 type clientShard struct {
@@ -85,6 +98,7 @@ func NewHub(maxSubscriptions int) *Hub {
 	for i := range h.topics {
 		h.topics[i].topics = make(map[Topic]*topic)
 		h.clients[i].clients = make(map[string]*member)
+		h.rooms[i].pairs = make(map[[2]string]int)
 	}
 	return h
 }
@@ -194,6 +208,7 @@ func (h *Hub) addMember(t Topic, m *member) int {
 	if tp == nil {
 		tp = &topic{}
 		s.topics[t] = tp
+		h.pairAppeared(t)
 	}
 	var next []*member
 	if cur := tp.members.Load(); cur != nil {
@@ -220,6 +235,7 @@ func (h *Hub) removeMember(t Topic, m *member) int {
 	}
 	if len(cur) == 1 {
 		delete(s.topics, t) // a pair vanishes with its last member
+		h.pairVanished(t)
 		return 0
 	}
 	next := make([]*member, 0, len(cur)-1)
@@ -296,20 +312,52 @@ func (h *Hub) Channels(tenant, room string) []ChannelInfo {
 	return out
 }
 
-// Stats counts distinct rooms and pairs across all tenants.
-func (h *Hub) Stats() (rooms, channels int) {
-	seen := make(map[[2]string]struct{})
-	for i := range h.topics {
-		s := &h.topics[i]
-		s.mu.RLock()
-		for t := range s.topics {
-			seen[[2]string{t.Tenant, t.Room}] = struct{}{}
-			channels++
-		}
-		s.mu.RUnlock()
+// pairAppeared and pairVanished keep the counts of Stats; the caller holds
+// t's topic shard lock.
+func (h *Hub) pairAppeared(t Topic) {
+	h.pairs.Add(1)
+	r, s := h.roomShard(t)
+	s.mu.Lock()
+	s.pairs[r]++
+	if s.pairs[r] == 1 {
+		h.roomCount.Add(1)
 	}
-	return len(seen), channels
+	s.mu.Unlock()
 }
+
+func (h *Hub) pairVanished(t Topic) {
+	h.pairs.Add(-1)
+	r, s := h.roomShard(t)
+	s.mu.Lock()
+	if s.pairs[r]--; s.pairs[r] == 0 {
+		delete(s.pairs, r)
+		h.roomCount.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+func (h *Hub) roomShard(t Topic) ([2]string, *roomShard) {
+	var m maphash.Hash
+	m.SetSeed(h.seed)
+	m.WriteString(t.Tenant)
+	m.WriteByte(0)
+	m.WriteString(t.Room)
+	return [2]string{t.Tenant, t.Room}, &h.rooms[m.Sum64()%shardCount]
+}
+
+// Stats counts distinct rooms and pairs across all tenants. It reads two
+// counters and is cheap enough for every metrics scrape.
+func (h *Hub) Stats() (rooms, channels int) {
+	return h.RoomCount(), h.PairCount()
+}
+
+// RoomCount is the number of distinct (tenant, room) with at least one
+// member (Stats' rooms).
+func (h *Hub) RoomCount() int { return int(h.roomCount.Load()) }
+
+// PairCount is the number of live (tenant, room, channel) pairs (Stats'
+// channels).
+func (h *Hub) PairCount() int { return int(h.pairs.Load()) }
 
 // HasClient reports whether a client of tenant is connected to this hub.
 func (h *Hub) HasClient(tenant, id string) bool {

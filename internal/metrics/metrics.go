@@ -1,15 +1,24 @@
 // Package metrics holds ArqonBus's Prometheus collectors. Everything is
 // registered on a registry the caller injects, so tests and several servers in
 // one process never share state. All metric names start with "arqonbus_".
+//
+// Every labelled counter starts with a series at 0 for each label value the
+// code can count under (see Labels), so a fresh node answers its alerts with
+// 0, not "no data". The gauges of counts other components keep (rooms,
+// channels, stored history) are read at scrape time through SetCounts.
+//
+// Concurrency: every collector and method is safe for concurrent use.
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics is the set of collectors named in the metrics reference
-// (docs/configuration.md, SPEC §8). Fields are safe for concurrent use.
+// (docs/runbook.md, SPEC §8). Fields are safe for concurrent use.
 type Metrics struct {
 	Registry *prometheus.Registry
 
@@ -30,11 +39,31 @@ type Metrics struct {
 	Failures                *prometheus.CounterVec // op: recovered internal failures
 	PublishDuration         prometheus.Histogram
 	BuildInfo               *prometheus.GaugeVec // version, commit, go
+
+	counts atomic.Pointer[Counts]
+}
+
+// Counts are the readings behind the gauges rooms, channels,
+// memory_history_streams and memory_history_messages. Each is called at
+// every scrape, concurrently with the node's work, so it must be cheap
+// (counters the component keeps, never a walk of its maps or a network
+// call). A nil function reads 0.
+type Counts struct {
+	Rooms           func() int   // distinct (tenant, room) with at least one member
+	Channels        func() int   // live (tenant, room, channel) pairs
+	HistoryStreams  func() int64 // history streams the memory store holds
+	HistoryMessages func() int64 // messages the memory store holds
 }
 
 // New creates every collector and registers it on reg. A nil reg gets a
 // fresh registry. The Go runtime and process collectors are registered too.
-func New(reg *prometheus.Registry) *Metrics {
+// The label values this package owns start at 0; NewWithLabels adds those
+// of other packages.
+func New(reg *prometheus.Registry) *Metrics { return NewWithLabels(reg, Labels{}) }
+
+// NewWithLabels is New with every value of l started at 0 as well: the node
+// passes the sets whose owners this package may not import.
+func NewWithLabels(reg *prometheus.Registry, l Labels) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -61,8 +90,37 @@ func New(reg *prometheus.Registry) *Metrics {
 			[]float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
 		BuildInfo: f.gaugeVec("build_info", "Build information; the value is always 1.", "version", "commit", "go"),
 	}
+	f.gaugeFunc("rooms", "Distinct (tenant, room) pairs with at least one member on this node (as /status rooms).",
+		func(c *Counts) float64 { return readInt(c.Rooms) }, &m.counts)
+	f.gaugeFunc("channels", "Live (tenant, room, channel) pairs with at least one member on this node (as /status channels).",
+		func(c *Counts) float64 { return readInt(c.Channels) }, &m.counts)
+	f.gaugeFunc("memory_history_streams",
+		"History streams (tenant, room, channel) held in this node's memory store: the memory backend, or with Redis the degraded-mode fallback.",
+		func(c *Counts) float64 { return readInt64(c.HistoryStreams) }, &m.counts)
+	f.gaugeFunc("memory_history_messages",
+		"Messages held in this node's memory store: the memory backend, or with Redis the degraded-mode fallback (lost on restart).",
+		func(c *Counts) float64 { return readInt64(c.HistoryMessages) }, &m.counts)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.start(l)
 	return m
+}
+
+// SetCounts connects the count gauges to the components that keep the
+// counts; until it is called they read 0.
+func (m *Metrics) SetCounts(c Counts) { m.counts.Store(&c) }
+
+func readInt(f func() int) float64 {
+	if f == nil {
+		return 0
+	}
+	return float64(f())
+}
+
+func readInt64(f func() int64) float64 {
+	if f == nil {
+		return 0
+	}
+	return float64(f())
 }
 
 // Fail counts a recovered internal failure of operation op.
@@ -94,6 +152,18 @@ func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.Gauge
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	f.reg.MustRegister(g)
 	return g
+}
+
+// gaugeFunc registers a gauge that reads one of the counts at scrape time.
+func (f factory) gaugeFunc(name, help string, read func(*Counts) float64, counts *atomic.Pointer[Counts]) {
+	f.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help},
+		func() float64 {
+			c := counts.Load()
+			if c == nil {
+				return 0
+			}
+			return read(c)
+		}))
 }
 
 func (f factory) histogram(name, help string, buckets []float64) prometheus.Histogram {

@@ -33,14 +33,21 @@ type Store struct {
 }
 
 type shard struct {
-	mu    sync.RWMutex
-	rings map[store.Key]*ring
-	_     [shardPad]byte // pads a shard to 64 bytes: neighbouring locks never share a cache line
+	// streams and messages count the shard's rings and the messages they
+	// hold, for Streams and Messages; they share the lock's cache line,
+	// which every Append touches anyway. They come first: 64-bit atomics
+	// at offset 0 need no alignment padding on 32-bit platforms, which
+	// would otherwise push a shard past 64 bytes there.
+	streams  atomic.Int64
+	messages atomic.Int64
+	mu       sync.RWMutex
+	rings    map[store.Key]*ring
+	_        [shardPad]byte // pads a shard to 64 bytes: neighbouring locks never share a cache line
 }
 
-// shardPad is what a shard's fields leave of 64 bytes: 32 where pointers
-// take 8 bytes, 36 where they take 4.
-const shardPad = 64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[store.Key]*ring(nil)))%64
+// shardPad is what a shard's fields leave of 64 bytes: 16 where pointers
+// take 8 bytes, 20 where they take 4.
+const shardPad = 64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[store.Key]*ring(nil))+2*unsafe.Sizeof(atomic.Int64{}))%64
 
 // New returns a store that keeps the newest maxPerKey messages of every key
 // (DefaultMaxPerKey when maxPerKey < 1).
@@ -68,14 +75,41 @@ func (s *Store) Append(ctx context.Context, key store.Key, env *protocol.Envelop
 	e.env.Payload, e.env.Args, e.env.Metadata = cloneRaw(env.Payload, env.Args, env.Metadata)
 	e.env.Timestamp = env.Timestamp.Round(0) // drop any monotonic reading
 	e.micros = e.env.Timestamp.UnixMicro()
-	r := s.ring(key, true)
+	sh := s.shardOf(key)
+	r := s.ringIn(sh, key, true)
 	if r == nil {
 		return store.ErrClosed
 	}
 	r.mu.Lock()
+	if len(r.buf) < s.max {
+		sh.messages.Add(1) // else the oldest message makes room
+	}
 	r.push(e, s.max)
 	r.mu.Unlock()
 	return nil
+}
+
+// Streams returns how many keys hold history (0 once closed). It sums one
+// counter per shard: cheap enough for every metrics scrape.
+func (s *Store) Streams() int64 {
+	return s.sum(func(sh *shard) int64 { return sh.streams.Load() })
+}
+
+// Messages returns how many messages all keys hold together (0 once
+// closed).
+func (s *Store) Messages() int64 {
+	return s.sum(func(sh *shard) int64 { return sh.messages.Load() })
+}
+
+func (s *Store) sum(f func(*shard) int64) int64 {
+	if s.closed.Load() {
+		return 0
+	}
+	var n int64
+	for i := range s.shards {
+		n += f(&s.shards[i])
+	}
+	return n
 }
 
 // History returns the newest q.EffectiveLimit() messages inside q's bounds,
@@ -172,7 +206,11 @@ func (s *Store) Close() error {
 // ring returns key's ring, creating it when create is set. It returns nil
 // when the key has no ring (or the store closed meanwhile).
 func (s *Store) ring(key store.Key, create bool) *ring {
-	sh := &s.shards[s.shardOf(key)]
+	return s.ringIn(s.shardOf(key), key, create)
+}
+
+// ringIn is ring with key's shard already found.
+func (s *Store) ringIn(sh *shard, key store.Key, create bool) *ring {
 	sh.mu.RLock()
 	r := sh.rings[key]
 	sh.mu.RUnlock()
@@ -187,11 +225,12 @@ func (s *Store) ring(key store.Key, create bool) *ring {
 	if r = sh.rings[key]; r == nil {
 		r = &ring{}
 		sh.rings[key] = r
+		sh.streams.Add(1)
 	}
 	return r
 }
 
-func (s *Store) shardOf(key store.Key) uint64 {
+func (s *Store) shardOf(key store.Key) *shard {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	h.WriteString(key.Tenant)
@@ -199,7 +238,7 @@ func (s *Store) shardOf(key store.Key) uint64 {
 	h.WriteString(key.Room)
 	h.WriteByte(0)
 	h.WriteString(key.Channel)
-	return h.Sum64() & (shardCount - 1)
+	return &s.shards[h.Sum64()&(shardCount-1)]
 }
 
 // cloneRaw copies up to three raw JSON values into one allocation. Each

@@ -1,0 +1,110 @@
+package metrics
+
+// Label values this package owns: the reasons and operations the transport,
+// the broker and the app count under. They live here because metrics is the
+// one package all of those may import (or, for the broker, whose names a
+// test checks against these lists); New starts each of them at 0.
+
+// Reasons of arqonbus_messages_dropped_total{reason}, besides the
+// "telemetry_<code>" reasons of DropTelemetry.
+const (
+	DropSlowConsumer = "slow_consumer" // the send queue overflowed; the client was closed with 4008
+	DropRateLimited  = "rate_limited"  // over the rate limit (replied to, or closed with 4029)
+	DropTooBig       = "too_big"       // a frame over the size limit; closed with 1009
+	DropInvalidUTF8  = "invalid_utf8"  // a text frame that is not UTF-8; closed with 1007
+)
+
+// DropReasons lists the drop reasons New starts at 0.
+var DropReasons = []string{DropSlowConsumer, DropRateLimited, DropTooBig, DropInvalidUTF8}
+
+// DropTelemetry is the drop reason of a telemetry frame that was not
+// delivered because publishing it failed with the wire error code.
+func DropTelemetry(code string) string { return "telemetry_" + code }
+
+// Reasons of arqonbus_connections_rejected_total{reason}.
+const (
+	RejectHandshake    = "handshake"     // a malformed upgrade request
+	RejectNotWebSocket = "not_websocket" // a plain HTTP request on the WebSocket path
+	RejectDraining     = "draining"      // the node is shutting down
+	RejectOrigin       = "origin"        // a browser origin not allowed
+	RejectCapacity     = "capacity"      // ARQONBUS_MAX_CONNECTIONS reached
+	RejectAuth         = "auth"          // the token was missing or refused
+)
+
+// RejectReasons lists the handshake refusal reasons New starts at 0.
+var RejectReasons = []string{RejectHandshake, RejectNotWebSocket, RejectDraining, RejectOrigin, RejectCapacity, RejectAuth}
+
+// Operations of arqonbus_failures_total{op}.
+const (
+	FailSocketWrite     = "socket_write"     // a write to a client socket failed
+	FailHandlePanic     = "handle_panic"     // a frame handler panicked and was recovered
+	FailServe           = "serve"            // a listener stopped serving
+	FailBrokerPublish   = "broker_publish"   // a message did not reach the other nodes
+	FailBrokerDecode    = "broker_decode"    // a message from another node could not be read
+	FailBrokerHeartbeat = "broker_heartbeat" // this node's presence could not be renewed
+	FailBrokerPresence  = "broker_presence"  // a presence update was lost
+)
+
+// FailureOps lists the failure operations New starts at 0.
+var FailureOps = []string{
+	FailSocketWrite, FailHandlePanic, FailServe,
+	FailBrokerPublish, FailBrokerDecode, FailBrokerHeartbeat, FailBrokerPresence,
+}
+
+// ReceivedInvalid is the type label of a received frame that did not
+// decode.
+const ReceivedInvalid = "invalid"
+
+// Labels are the label values whose owners metrics may not import: the
+// caller that wires the node passes them to NewWithLabels, which starts
+// every one at 0, so a fresh node shows a 0 for each series its alerts read
+// instead of "no data".
+type Labels struct {
+	// ErrorCodes are the wire error codes: errors_total{code}, the
+	// statuses of commands_total besides Success, and the telemetry drop
+	// reasons.
+	ErrorCodes []string
+	// MessageTypes are the envelope types a decoded frame can have
+	// (messages_received_total{type}; ReceivedInvalid is added).
+	MessageTypes []string
+	// Commands are the command labels (commands_total{command}): every
+	// command of the table and the names unknown commands are counted under.
+	Commands []string
+	// Success is the status of a command that succeeded.
+	Success string
+	// AuthReasons are the reasons a token is refused
+	// (auth_failures_total{reason}).
+	AuthReasons []string
+}
+
+// start creates every known series of the labelled counters at 0.
+func (m *Metrics) start(l Labels) {
+	for _, r := range DropReasons {
+		m.MessagesDropped.WithLabelValues(r)
+	}
+	for _, r := range RejectReasons {
+		m.ConnectionsRejected.WithLabelValues(r)
+	}
+	for _, op := range FailureOps {
+		m.Failures.WithLabelValues(op)
+	}
+	m.MessagesReceived.WithLabelValues(ReceivedInvalid)
+	for _, t := range l.MessageTypes {
+		m.MessagesReceived.WithLabelValues(t)
+	}
+	for _, code := range l.ErrorCodes {
+		m.Errors.WithLabelValues(code)
+		m.MessagesDropped.WithLabelValues(DropTelemetry(code))
+	}
+	for _, r := range l.AuthReasons {
+		m.AuthFailures.WithLabelValues(r)
+	}
+	for _, c := range l.Commands {
+		if l.Success != "" {
+			m.Commands.WithLabelValues(c, l.Success)
+		}
+		for _, code := range l.ErrorCodes {
+			m.Commands.WithLabelValues(c, code)
+		}
+	}
+}
