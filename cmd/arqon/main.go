@@ -1,5 +1,5 @@
 // Command arqon is the ArqonBus client CLI: tail a room, publish, run a
-// command, show status.
+// command, show status. `arqon --help` lists the commands (usage.go).
 //
 //	arqon [--url ws://127.0.0.1:9100/ws] [--token JWT] tail ROOM:CHANNEL
 //	arqon publish ROOM:CHANNEL '{"text":"hello"}'
@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,123 +25,262 @@ import (
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
 
+// Exit statuses.
+const (
+	exitOK      = 0 // success, and tail stopped with Ctrl-C
+	exitFailure = 1 // the connection failed or ended, or the server answered with an error
+	exitUsage   = 2 // the command line is wrong; nothing was sent
+)
+
+// After Ctrl-C (or SIGTERM).
+const (
+	// interruptCloseGrace bounds the wait for the server's close reply.
+	interruptCloseGrace = 150 * time.Millisecond
+	// interruptGrace bounds how long the process lives on; it covers
+	// interruptCloseGrace with room to spare.
+	interruptGrace = 300 * time.Millisecond
+)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	status := make(chan int, 1)
+	go func() { status <- run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr) }()
+	os.Exit(awaitExit(ctx, stop, status, interruptGrace))
 }
 
-const usage = `usage: arqon [--url URL] [--token JWT] [--timeout D] COMMAND
-commands:
-  tail ROOM:CHANNEL            join and print every frame that arrives (Ctrl-C to stop)
-  publish ROOM:CHANNEL JSON    publish a JSON object payload and print the ack
-  command NAME [JSON]          run a command with JSON object args and print the reply
-  status                       the server's status
-environment: ARQON_URL, ARQON_TOKEN (flags win)
-`
+// awaitExit returns run's exit status. Once a signal has ended ctx, run gets
+// grace to finish: it sees the signal through ctx everywhere except in a
+// write to a stalled stdout (`arqon tail … | less`, with less no longer
+// reading), which nothing can interrupt. A run still going after grace ends
+// with exitOK, the status of a tail stopped with Ctrl-C: tail is the only
+// command that runs until a signal. stop restores the signals' default
+// action, so a second Ctrl-C kills at once.
+func awaitExit(ctx context.Context, stop context.CancelFunc, status <-chan int, grace time.Duration) int {
+	select {
+	case code := <-status:
+		stop()
+		return code
+	case <-ctx.Done():
+	}
+	stop()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case code := <-status:
+		return code
+	case <-t.C:
+		return exitOK
+	}
+}
 
+// run executes one command line. Everything about the command line is
+// checked, and help answered, before anything is dialled.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("arqon", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	url := fs.String("url", envOr(getenv, "ARQON_URL", "ws://127.0.0.1:9100/ws"), "server WebSocket URL")
+	server := fs.String("url", envOr(getenv, "ARQON_URL", defaultURL), "server WebSocket URL")
 	token := fs.String("token", getenv("ARQON_TOKEN"), "bearer token")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout for connecting and for each reply")
-	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "arqon: %v\n", err)
+		printUsage(stderr)
+		return exitUsage
+	case fs.NArg() == 0:
+		printUsage(stderr)
+		return exitUsage
 	}
-	rest := fs.Args()
-	dialCtx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	c, err := client.Dial(dialCtx, *url, client.Options{Token: *token})
+	name, cmdArgs := fs.Arg(0), fs.Args()[1:]
+	if name == "help" {
+		return help(cmdArgs, stdout, stderr)
+	}
+	sc, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "arqon: unknown command %q\n", name)
+		printUsage(stderr)
+		return exitUsage
+	}
+	if wantsHelp(cmdArgs) {
+		printCommandUsage(stdout, sc)
+		return exitOK
+	}
+	j, err := parseJob(sc, cmdArgs)
 	if err != nil {
-		fmt.Fprintf(stderr, "arqon: connect %s: %v\n", *url, err)
-		return 1
+		fmt.Fprintf(stderr, "arqon %s: %v\nusage: arqon [flags] %s   (arqon help %s tells more)\n", name, err, sc.synopsis(), name)
+		return exitUsage
 	}
-	defer c.Close()
-	reqCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, *timeout) }
 
-	switch rest[0] {
-	case "tail":
-		if len(rest) != 2 {
-			fmt.Fprint(stderr, usage)
-			return 2
+	dialCtx, cancel := context.WithTimeout(ctx, *timeout)
+	c, err := client.Dial(dialCtx, *server, client.Options{Token: *token})
+	cancel()
+	if err != nil {
+		if j.request == nil && ctx.Err() != nil {
+			return exitOK // Ctrl-C before tail had begun
 		}
-		room, channel, ok := strings.Cut(rest[1], ":")
-		if !ok {
-			fmt.Fprintln(stderr, "arqon: tail needs ROOM:CHANNEL")
-			return 2
+		fmt.Fprintf(stderr, "arqon: connect %s: %v\n", displayURL(*server), err)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			fmt.Fprintln(stderr, "arqon: is a server running there? Start one with arqonbus (or make run), or point --url or ARQON_URL at one")
 		}
-		rc, cancel := reqCtx()
-		err := c.Join(rc, room, channel)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(stderr, "arqon: join: %v\n", err)
-			return 1
-		}
-		for {
-			env, err := c.Recv(ctx)
-			if err != nil {
-				if errors.Is(err, context.Canceled) {
-					return 0
-				}
-				code, text := c.CloseCode()
-				fmt.Fprintf(stderr, "arqon: connection ended (close %d %s)\n", code, text)
-				return 1
-			}
-			fmt.Fprintf(stdout, "%s\n", protocol.Encode(env))
-		}
-	case "publish":
-		if len(rest) != 3 {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		room, channel, ok := strings.Cut(rest[1], ":")
-		if !ok || !json.Valid([]byte(rest[2])) || !strings.HasPrefix(strings.TrimSpace(rest[2]), "{") {
-			fmt.Fprintln(stderr, "arqon: publish needs ROOM:CHANNEL and a JSON object")
-			return 2
-		}
-		rc, cancel := reqCtx()
-		defer cancel()
-		r, err := c.Request(rc, &protocol.Envelope{Type: protocol.TypeMessage, Room: room, Channel: channel, Payload: json.RawMessage(rest[2])})
-		return printReply(stdout, stderr, r, err)
-	case "command", "status":
-		name, args := "status", json.RawMessage(nil)
-		if rest[0] == "command" {
-			if len(rest) < 2 || len(rest) > 3 {
-				fmt.Fprint(stderr, usage)
-				return 2
-			}
-			name = rest[1]
-			if len(rest) == 3 {
-				args = json.RawMessage(rest[2])
-				if !json.Valid(args) {
-					fmt.Fprintln(stderr, "arqon: command args must be a JSON object")
-					return 2
-				}
-			}
-		}
-		rc, cancel := reqCtx()
-		defer cancel()
-		r, err := c.Request(rc, &protocol.Envelope{Type: protocol.TypeCommand, Command: name, Args: args})
-		return printReply(stdout, stderr, r, err)
-	default:
-		fmt.Fprintf(stderr, "arqon: unknown command %q\n%s", rest[0], usage)
-		return 2
+		return exitFailure
 	}
+	defer closeClient(ctx, c)
+	if j.request == nil {
+		return tail(ctx, c, j, *timeout, displayURL(*server), stdout, stderr)
+	}
+	rc, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	r, err := c.Request(rc, j.request)
+	return printReply(stdout, stderr, r, err)
+}
+
+// help answers `arqon help [COMMAND]`.
+func help(args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		printUsage(stdout)
+		return exitOK
+	case 1:
+		if sc, ok := lookup(args[0]); ok {
+			printCommandUsage(stdout, sc)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "arqon: unknown command %q\n", args[0])
+	}
+	printUsage(stderr)
+	return exitUsage
+}
+
+// wantsHelp reports whether a subcommand's arguments ask for its help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// job is a checked command line: the pair to tail, or the one request to
+// send.
+type job struct {
+	room, channel string             // tail
+	request       *protocol.Envelope // publish, command, status; nil for tail
+}
+
+func parseJob(sc subcommand, args []string) (job, error) {
+	if len(args) < sc.minArgs || len(args) > sc.maxArgs {
+		if sc.maxArgs == 0 {
+			return job{}, fmt.Errorf("takes no arguments, got %q", strings.Join(args, " "))
+		}
+		return job{}, fmt.Errorf("takes %s, got %d argument(s)", sc.args, len(args))
+	}
+	switch sc.name {
+	case "tail":
+		room, channel, err := roomChannel(args[0])
+		return job{room: room, channel: channel}, err
+	case "publish":
+		room, channel, err := roomChannel(args[0])
+		if err != nil {
+			return job{}, err
+		}
+		payload, err := jsonObject("the payload", args[1])
+		return job{request: &protocol.Envelope{Type: protocol.TypeMessage, Room: room, Channel: channel, Payload: payload}}, err
+	case "command":
+		var cmdArgs json.RawMessage
+		var err error
+		if len(args) == 2 {
+			cmdArgs, err = jsonObject("the args", args[1])
+		}
+		return job{request: &protocol.Envelope{Type: protocol.TypeCommand, Command: args[0], Args: cmdArgs}}, err
+	default: // status
+		return job{request: &protocol.Envelope{Type: protocol.TypeCommand, Command: "status"}}, nil
+	}
+}
+
+func roomChannel(s string) (room, channel string, err error) {
+	room, channel, ok := strings.Cut(s, ":")
+	if !ok || room == "" || channel == "" {
+		return "", "", fmt.Errorf("want ROOM:CHANNEL, got %q", s)
+	}
+	return room, channel, nil
+}
+
+func jsonObject(what, s string) (json.RawMessage, error) {
+	if !json.Valid([]byte(s)) || !strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return nil, fmt.Errorf("%s must be a JSON object, got %q", what, s)
+	}
+	return json.RawMessage(s), nil
+}
+
+// tail joins the pair, says so on stderr, and prints every frame until a
+// signal ends ctx (exit 0) or the connection ends (exit 1).
+func tail(ctx context.Context, c *client.Client, j job, timeout time.Duration, server string, stdout, stderr io.Writer) int {
+	jc, cancel := context.WithTimeout(ctx, timeout)
+	err := c.Join(jc, j.room, j.channel)
+	cancel()
+	if ctx.Err() != nil {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "arqon: join %s:%s: %v\n", j.room, j.channel, err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "arqon: joined %s:%s on %s; Ctrl-C to stop\n", j.room, j.channel, server)
+	for {
+		env, err := c.Recv(ctx)
+		if ctx.Err() != nil {
+			// Recv hands out queued frames before it looks at ctx; a
+			// signal wins over them.
+			return exitOK
+		}
+		if err != nil {
+			if code, text := c.CloseCode(); code != 0 {
+				fmt.Fprintf(stderr, "arqon: connection ended (close %d %s)\n", code, text)
+			} else {
+				fmt.Fprintf(stderr, "arqon: connection ended: %v\n", c.Err())
+			}
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "%s\n", protocol.Encode(env))
+	}
+}
+
+// closeClient says goodbye to the server: with the usual wait for its close
+// reply, or briefly once a signal asked to stop.
+func closeClient(ctx context.Context, c *client.Client) {
+	if ctx.Err() != nil {
+		_ = c.CloseWithin(interruptCloseGrace)
+		return
+	}
+	_ = c.Close()
 }
 
 func printReply(stdout, stderr io.Writer, r *protocol.Envelope, err error) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "arqon: %v\n", err)
-		return 1
+		return exitFailure
 	}
 	fmt.Fprintf(stdout, "%s\n", protocol.Encode(r))
 	if client.ReplyError(r) != nil {
-		return 1
+		return exitFailure
 	}
-	return 0
+	return exitOK
+}
+
+// displayURL is a server URL as arqon prints it: a password or a query
+// (which may carry a token) is masked.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "xxxxx"
+	}
+	return u.Redacted()
 }
 
 func envOr(getenv func(string) string, key, def string) string {

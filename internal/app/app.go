@@ -40,7 +40,7 @@ type Env struct {
 func Run(ctx context.Context, env Env) int {
 	args := env.Args
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || !strings.HasPrefix(args[0], "-")) {
+	if len(args) > 0 && (isHelp(args[0]) || !strings.HasPrefix(args[0], "-")) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -49,8 +49,13 @@ func Run(ctx context.Context, env Env) int {
 	case "preflight":
 		return preflight(ctx, env, args)
 	case "config":
+		const configUsage = "usage: arqonbus config print [flags]   (the flags of serve; arqonbus serve --help lists them)"
+		if len(args) > 0 && isHelp(args[0]) {
+			fmt.Fprintln(env.Stdout, configUsage)
+			return exitOK
+		}
 		if len(args) == 0 || args[0] != "print" {
-			fmt.Fprintln(env.Stderr, "usage: arqonbus config print [flags]")
+			fmt.Fprintln(env.Stderr, configUsage)
 			return exitConfig
 		}
 		return configPrint(env, args[1:])
@@ -60,7 +65,7 @@ func Run(ctx context.Context, env Env) int {
 		return exitOK
 	case "token":
 		return token(env, args)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		usage(env.Stdout)
 		return exitOK
 	default:
@@ -70,6 +75,10 @@ func Run(ctx context.Context, env Env) int {
 	}
 }
 
+// isHelp reports whether arg asks for help, in any spelling the flag
+// package accepts.
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   arqonbus [serve] [flags]        serve ArqonBus (flags override ARQONBUS_* variables)
@@ -78,6 +87,7 @@ func usage(w io.Writer) {
   arqonbus token [--sub S --tenant T --role R --ttl D]   mint a token with ARQONBUS_AUTH_JWT_SECRET
   arqonbus token check <jwt>      explain whether the configured verifier accepts a token
   arqonbus version                print the version
+Each command's --help tells more. The client CLI is arqon (arqon --help).
 `)
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/arqonbus/arqonbus/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -154,4 +156,70 @@ func TestStartOnAPortInUseReturnsAnError(t *testing.T) {
 	code, _, errOut := run(t, nil, "--server-port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "address already in use")
+}
+
+func TestHelpRequestsOfSubcommandsGoToStdoutAndExitZero(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "--help"}, "usage: arqonbus token"},
+		{[]string{"token", "-h"}, "usage: arqonbus token"},
+		{[]string{"token", "check", "--help"}, "usage: arqonbus token check"},
+		{[]string{"config", "--help"}, "usage: arqonbus config print"},
+		{[]string{"-help"}, "arqonbus preflight"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := run(t, nil, tc.args...)
+			assert.Equal(t, 0, code, errOut)
+			assert.Contains(t, out, tc.want)
+			assert.Empty(t, errOut)
+		})
+	}
+}
+
+func TestTokenMistakesStillExit2WithUsageOnStderr(t *testing.T) {
+	for _, args := range [][]string{{"token", "--no-such-flag"}, {"token", "stray"}, {"token", "check"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := run(t, nil, args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, "usage: arqonbus token")
+		})
+	}
+}
+
+func TestPreflightLogsUnknownVariablesAsServeDoes(t *testing.T) {
+	environ := []string{"ARQONBUS_SERVER_PROT=9200"}
+	code, out, errOut := run(t, environ, "preflight")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "preflight ok")
+	want := "ARQONBUS_SERVER_PROT is not a known variable and is ignored; did you mean ARQONBUS_SERVER_PORT?"
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Len(t, lines, 1, "one line per warning: %q", errOut)
+	assert.Contains(t, lines[0], "level=WARN")
+	assert.Contains(t, lines[0], want)
+}
+
+func TestStorageSummaryPutsTheStateFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		persistence bool
+		h           store.Health
+		want        string
+	}{
+		{"a dev node", true, store.Health{Backend: "memory", Mode: "degraded", State: "ok"}, "storage memory: healthy"},
+		{"redis in degraded mode", true, store.Health{Backend: "redis", Mode: "degraded", State: "ok"},
+			"storage redis: healthy; mode degraded (falls back to memory if Redis fails)"},
+		{"redis in strict mode", true, store.Health{Backend: "redis", Mode: "strict", State: "ok"},
+			"storage redis: healthy; mode strict (refuses writes while Redis is down)"},
+		{"redis down at start", true, store.Health{Backend: "redis", Mode: "degraded", State: "degraded"},
+			"storage redis: DEGRADED, serving from memory; mode degraded (falls back to memory if Redis fails)"},
+		{"persistence off", false, store.Health{Backend: "memory", Mode: "degraded", State: "ok"},
+			"storage off (ARQONBUS_ENABLE_PERSISTENCE=false)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, storageSummary(tc.persistence, tc.h))
+		})
+	}
 }

@@ -14,11 +14,10 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 )
 
-// load reads and validates the configuration, printing every problem to
-// stderr one per line.
 // load reads and validates the configuration. When it returns no config,
 // the command ends with the returned status: 0 after --help printed the flag
 // reference, 2 after the problems were printed.
@@ -90,15 +89,49 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// logConfigWarnings logs the non-fatal findings of loading (an unknown
+// ARQONBUS_* variable, usually a typo) one WARN line each, the same from
+// serve and from preflight, which is where an operator looks for them.
+func logConfigWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn(w, "op", "config")
+	}
+}
+
+// storageSummary is the storage part of the startup line. The state comes
+// first, in words: the default mode is named "degraded" (a policy: fall back
+// to memory if Redis fails), and "storage memory/degraded" read like a
+// fault on a healthy node.
+func storageSummary(persistence bool, h store.Health) string {
+	if !persistence {
+		return "storage off (ARQONBUS_ENABLE_PERSISTENCE=false)"
+	}
+	state := h.State
+	switch h.State {
+	case store.StateOK:
+		state = "healthy"
+	case store.StateDegraded:
+		state = "DEGRADED, serving from memory"
+	case store.StateDown:
+		state = "DOWN, writes fail"
+	}
+	if h.Backend != store.BackendRedis {
+		return "storage " + h.Backend + ": " + state
+	}
+	policy := "falls back to memory if Redis fails"
+	if h.Mode == config.ModeStrict {
+		policy = "refuses writes while Redis is down"
+	}
+	return fmt.Sprintf("storage %s: %s; mode %s (%s)", h.Backend, state, h.Mode, policy)
+}
+
 func serve(ctx context.Context, env Env, args []string) int {
 	cfg, code := load(env, args)
 	if cfg == nil {
 		return code
 	}
 	log := newLogger(cfg, env.Stderr)
-	for _, w := range cfg.Warnings {
-		log.Warn(w, "op", "config")
-	}
+	logConfigWarnings(log, cfg)
 	RouteRedisLogs(log)
 	if !runPreflight(ctx, env, cfg, log) {
 		return exitConfig
@@ -115,10 +148,12 @@ func serve(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "arqonbus: start: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(env.Stdout, "arqonbus listening on %s (ops on %s, profile %s, storage %s/%s)\n",
-		srv.Addr(), srv.HTTPAddr(), cfg.Environment, cfg.StorageBackend, cfg.StorageMode)
+	storage := srv.Status().Storage
+	fmt.Fprintf(env.Stdout, "arqonbus listening on %s (ops on %s, profile %s, %s)\n",
+		srv.Addr(), srv.HTTPAddr(), cfg.Environment, storageSummary(cfg.EnablePersistence, storage))
 	log.Info("serving", "addr", srv.Addr(), "http_addr", srv.HTTPAddr(), "profile", cfg.Environment,
-		"storage_backend", cfg.StorageBackend, "storage_mode", cfg.StorageMode, "auth", cfg.EnableAuth)
+		"storage_backend", cfg.StorageBackend, "storage_mode", cfg.StorageMode, "storage_state", storage.State,
+		"auth", cfg.EnableAuth)
 
 	select {
 	case sig := <-sigs:
@@ -150,7 +185,9 @@ func preflight(ctx context.Context, env Env, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	if !runPreflight(ctx, env, cfg, newLogger(cfg, env.Stderr)) {
+	log := newLogger(cfg, env.Stderr)
+	logConfigWarnings(log, cfg)
+	if !runPreflight(ctx, env, cfg, log) {
 		return exitConfig
 	}
 	fmt.Fprintf(env.Stdout, "preflight ok (profile %s, strict checks %v)\n", cfg.Environment, cfg.StrictPreflight())

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/arqonbus/arqonbus/internal/auth"
@@ -23,7 +25,17 @@ func token(env Env, args []string) int {
 	ttl := fs.Duration("ttl", time.Hour, "lifetime (exp = now + ttl)")
 	alg := fs.String("alg", "HS256", "HMAC algorithm: HS256, HS384 or HS512")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(env.Stderr, "arqonbus token: %v\nusage: arqonbus token [--sub S] [--tenant T] [--role R] [--ttl D] [--alg A]\n", err)
+		if errors.Is(err, flag.ErrHelp) {
+			tokenUsage(env.Stdout, fs)
+			return exitOK
+		}
+		fmt.Fprintf(env.Stderr, "arqonbus token: %v\n", err)
+		tokenUsage(env.Stderr, fs)
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "arqonbus token: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		tokenUsage(env.Stderr, fs)
 		return exitConfig
 	}
 	cfg, code := load(env, nil)
@@ -51,9 +63,29 @@ func token(env Env, args []string) int {
 	return exitOK
 }
 
+// tokenUsage prints the token subcommand's help with fs's flags.
+func tokenUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `usage: arqonbus token [--sub S] [--tenant T] [--role R] [--ttl D] [--alg A]
+       arqonbus token check <jwt>
+Mints a development token signed with ARQONBUS_AUTH_JWT_SECRET and prints it,
+or (check) explains whether the configured verifier accepts a token: exit 0
+accepted, 1 refused, 2 configuration problem.
+Flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+const tokenCheckUsage = "usage: arqonbus token check <jwt>   (exit 0 accepted, 1 refused, 2 configuration problem)"
+
 func tokenCheck(env Env, args []string) int {
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(env.Stdout, tokenCheckUsage)
+		return exitOK
+	}
 	if len(args) != 1 {
-		fmt.Fprintln(env.Stderr, "usage: arqonbus token check <jwt>")
+		fmt.Fprintln(env.Stderr, tokenCheckUsage)
 		return exitConfig
 	}
 	cfg, code := load(env, nil)

@@ -71,12 +71,17 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[string]chan *protocol.Envelope
 
-	incoming  chan *protocol.Envelope
-	done      chan struct{}
-	closeOnce sync.Once
-	closeCode int
-	closeText string
-	readErr   error
+	incoming chan *protocol.Envelope
+	// closing is closed when Close begins: from then on nobody drains the
+	// incoming queue, so the reader drops deliveries instead of waiting for
+	// room, and keeps reading until the server's close reply.
+	closing     chan struct{}
+	closingOnce sync.Once
+	done        chan struct{}
+	closeOnce   sync.Once
+	closeCode   int
+	closeText   string
+	readErr     error
 }
 
 // Dial connects to url (ws://host:port/ws) and waits for the welcome frame.
@@ -120,6 +125,7 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 		onFrame:  o.OnFrame,
 		pending:  make(map[string]chan *protocol.Envelope),
 		incoming: make(chan *protocol.Envelope, o.IncomingBuffer),
+		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	if err := c.readWelcome(ctx); err != nil {
@@ -130,14 +136,23 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 	return c, nil
 }
 
+// readWelcome reads the first frame within ctx: its deadline bounds the
+// read, and its cancellation (Ctrl-C in the CLI) ends the read at once, so a
+// peer that upgrades but never greets cannot hold the caller.
 func (c *Client) readWelcome(ctx context.Context) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(10 * time.Second)
 	}
 	_ = c.ws.SetReadDeadline(deadline)
-	defer func() { _ = c.ws.SetReadDeadline(time.Time{}) }()
+	cut := context.AfterFunc(ctx, func() { _ = c.ws.NetConn().SetReadDeadline(time.Unix(1, 0)) })
 	_, data, err := c.ws.ReadMessage()
+	if !cut() {
+		// ctx ended during the read: the deadline may be in the past now,
+		// and the caller asked to stop anyway.
+		return fmt.Errorf("read welcome: %w", context.Cause(ctx))
+	}
+	_ = c.ws.SetReadDeadline(time.Time{})
 	if err != nil {
 		return fmt.Errorf("read welcome: %w", err)
 	}
@@ -202,8 +217,9 @@ func (c *Client) readLoop() {
 		}
 		select {
 		case c.incoming <- env:
-		case <-c.done:
-			return
+		case <-c.closing:
+			// Close waits for the close reply behind this frame; nobody
+			// will read the frame.
 		}
 	}
 }
@@ -427,16 +443,31 @@ func (c *Client) RecvTimeout(d time.Duration) (*protocol.Envelope, error) {
 	return c.Recv(ctx)
 }
 
+// closeGrace is how long Close waits for the server's close reply.
+const closeGrace = time.Second
+
 // Close sends a normal close frame and waits (up to a second) for the
 // server's close reply before cutting the socket.
-func (c *Client) Close() error {
+func (c *Client) Close() error { return c.CloseWithin(closeGrace) }
+
+// CloseWithin is Close bounded by d: it sends a normal close frame, waits
+// until d has passed for the server's close reply, then cuts the socket.
+// Deliveries arriving meanwhile are dropped rather than queued for Recv, so
+// neither a silent server nor a full queue holds it much past d (a Send
+// blocked in a write still holds it up to that write's deadline). The arqon
+// CLI closes with a short d on Ctrl-C.
+func (c *Client) CloseWithin(d time.Duration) error {
+	c.closingOnce.Do(func() { close(c.closing) })
+	deadline := time.Now().Add(d)
 	c.writeMu.Lock()
 	err := c.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
 	c.writeMu.Unlock()
+	wait := time.NewTimer(time.Until(deadline))
+	defer wait.Stop()
 	select {
 	case <-c.done:
-	case <-time.After(time.Second):
+	case <-wait.C:
 	}
 	if cerr := c.ws.Close(); err == nil {
 		err = cerr

@@ -104,3 +104,87 @@ func TestUndecodableFrameKeepsItsOwnBytes(t *testing.T) {
 	require.Equal(t, string(bad), string(first.Payload))
 	require.Equal(t, string(next), string(second.Payload))
 }
+
+// serveSilent starts a server that upgrades, sends the welcome when asked,
+// then neither reads nor writes until the test ends: it never answers a
+// close frame.
+func serveSilent(t *testing.T, welcome bool) string {
+	t.Helper()
+	up := websocket.Upgrader{}
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		if welcome && ws.WriteMessage(websocket.TextMessage, protocol.Encode(protocol.Welcome("c1", time.Now()))) != nil {
+			return
+		}
+		<-release
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: the handler returns, then the server closes
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// Once nobody drains the delivery queue (a CLI stopped by Ctrl-C), the
+// reader used to wait for room in it forever, so it never read the server's
+// close reply queued behind the deliveries, and Close, which waits for the
+// reader, never returned. The reader now drops deliveries once Close began.
+func TestCloseReturnsWhileTheDeliveryQueueIsFull(t *testing.T) {
+	frames := make([][]byte, 50)
+	for i := range frames {
+		frames[i] = []byte(`{"type":"message","room":"r","channel":"c","payload":{}}`)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, serveFrames(t, frames...), Options{IncomingBuffer: 2})
+	require.NoError(t, err)
+	for len(c.incoming) < cap(c.incoming) { // the reader now waits for room
+		select {
+		case <-ctx.Done():
+			t.Fatal("the delivery queue never filled")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return with the delivery queue full")
+	}
+}
+
+// CloseWithin bounds the whole close, so a server that never answers the
+// close frame costs the caller d, not more.
+func TestCloseWithinReturnsInItsBoundWhenTheServerIsSilent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, serveSilent(t, true), Options{})
+	require.NoError(t, err)
+	const bound = 100 * time.Millisecond
+	began := time.Now()
+	require.NoError(t, c.CloseWithin(bound))
+	took := time.Since(began)
+	require.GreaterOrEqual(t, took, bound, "it waited for the close reply")
+	require.Less(t, took, bound+400*time.Millisecond, "it stopped waiting at the bound")
+}
+
+// Dial waited for the welcome until the context's deadline (or 10 s without
+// one) even after the context was canceled, so Ctrl-C during the welcome
+// from a peer that upgrades but never greets did nothing. Cancellation now
+// ends the wait at once.
+func TestDialStopsWaitingForTheWelcomeWhenCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	began := time.Now()
+	c, err := Dial(ctx, serveSilent(t, false), Options{})
+	if err == nil {
+		_ = c.Close()
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	require.Less(t, time.Since(began), 2*time.Second, "the wait ended with the cancellation")
+}

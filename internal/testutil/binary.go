@@ -60,16 +60,7 @@ func Binary(t testing.TB) string {
 }
 
 func buildBinary() (string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(root, "build", "e2e")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
 	name := "arqonbus"
-	args := []string{"build", "-o"}
 	var flags []string
 	if raceEnabled {
 		name += "-race"
@@ -79,6 +70,24 @@ func buildBinary() (string, error) {
 		name += "-cover"
 		flags = append(flags, "-cover")
 	}
+	flags = append(flags, "-ldflags", fmt.Sprintf("-X %[1]s/internal/app.version=%[2]s -X %[1]s/internal/app.commit=%[3]s",
+		binaryModule, BinaryVersion, BinaryCommit))
+	return goBuild(name, "./cmd/arqonbus", flags...)
+}
+
+// goBuild builds pkg (relative to the module root) with flags into the
+// module's build/e2e directory as name and returns its path. It writes a
+// temporary file and renames it into place, so concurrent test processes
+// never run a half-written binary.
+func goBuild(name, pkg string, flags ...string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "build", "e2e")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
 	tmp, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
 		return "", err
@@ -86,11 +95,8 @@ func buildBinary() (string, error) {
 	_ = tmp.Close()
 	defer os.Remove(tmp.Name()) // no-op once renamed
 
-	args = append(args, tmp.Name())
-	args = append(args, flags...)
-	args = append(args, "-ldflags", fmt.Sprintf("-X %[1]s/internal/app.version=%[2]s -X %[1]s/internal/app.commit=%[3]s",
-		binaryModule, BinaryVersion, BinaryCommit), "./cmd/arqonbus")
-
+	args := append([]string{"build", "-o", tmp.Name()}, flags...)
+	args = append(args, pkg)
 	ctx, cancel := context.WithTimeout(context.Background(), binaryBuildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)

@@ -13,7 +13,9 @@
 //     binding; preflight, config print, flags over variables.
 //   - auth_test.go: JWT at the handshake, the token subcommand.
 //   - tenant_test.go: tenants never see each other's rooms or clients.
-//   - cli_test.go: version, help and subcommand mistakes.
+//   - cli_test.go: version, help and subcommand mistakes of both binaries;
+//     the arqon client CLI (testutil.StartArqon): tail's join line, Ctrl-C
+//     ending it at once even with its output stalled.
 //   - redis_test.go: storage against a real Redis: strict refusing to start,
 //     degraded starting and recovering, Redis stopped and paused under a
 //     publishing load (every acknowledged id is in Redis afterwards).

@@ -170,6 +170,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.originAllowed(r) {
+		s.o.Logger.Warn("handshake refused", "op", "origin", "reason", "origin_not_allowed",
+			"origin", loggedOrigin(r.Header.Get("Origin")), "remote", r.RemoteAddr)
 		s.refuse(w, http.StatusForbidden, "Forbidden", "origin not allowed", "origin")
 		return
 	}
@@ -370,6 +372,18 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
+// maxLoggedOrigin bounds, in bytes, how much of a refused Origin header is
+// logged: the header is the caller's to fill.
+const maxLoggedOrigin = 256
+
+// loggedOrigin is origin as the refusal log line shows it.
+func loggedOrigin(origin string) string {
+	if len(origin) <= maxLoggedOrigin {
+		return origin
+	}
+	return strings.ToValidUTF8(origin[:maxLoggedOrigin], "") + "…"
+}
+
 // authenticate returns the caller's identity, or answers 401/431 and returns
 // false. The precise reason is logged and counted, never sent.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
@@ -399,10 +413,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Iden
 	return auth.Identity{}, false
 }
 
-// refuse answers a handshake with a JSON error body and counts it.
+// refuse answers a handshake with a JSON error body and counts it. No
+// cache may keep the answer: a refusal is about this request only (a
+// credential, an origin, the load of the moment).
 func (s *Server) refuse(w http.ResponseWriter, status int, title, details, reason string) {
 	s.o.Metrics.ConnectionsRejected.WithLabelValues(reason).Inc()
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": title, "details": details})
 }
