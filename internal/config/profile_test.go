@@ -123,7 +123,12 @@ func TestDefaultDependsOnProfile(t *testing.T) {
 	}
 }
 
-func TestDefaultMatchesTheDocumentedValues(t *testing.T) {
+// TestDefaultsAreTheContractsValues pins the defaults the behavioural
+// contract states (frame limit, connection and subscription caps, rate
+// limit, storage, history size, ...). It reads no document itself:
+// TestReferenceDocumentsEveryVariable checks docs/configuration.md against
+// Default, so the two together hold contract, code and reference in step.
+func TestDefaultsAreTheContractsValues(t *testing.T) {
 	c := Default(ProfileDev)
 	assert.Equal(t, "127.0.0.1:9100", c.Addr())
 	assert.Equal(t, 1<<20, c.MaxMessageSize)

@@ -3,6 +3,7 @@ package testutil
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -97,11 +98,24 @@ func Expect(t testing.TB, c *client.Client) *protocol.Envelope {
 	return env
 }
 
-// ExpectNone fails if c receives a frame within d.
+// ExpectNone fails unless c receives nothing for d and is still open when
+// d has passed. A frame fails it, and so does the connection ending: a dead
+// socket receives nothing, which proves nothing.
 func ExpectNone(t testing.TB, c *client.Client, d time.Duration) {
 	t.Helper()
-	if env, err := c.RecvTimeout(d); err == nil {
+	env, err := c.RecvTimeout(d)
+	switch {
+	case err == nil:
 		t.Fatalf("expected no frame, got %s", protocol.Encode(env))
+	case !errors.Is(err, context.DeadlineExceeded):
+		code, text := c.CloseCode()
+		t.Fatalf("expected a live connection to receive nothing for %s, but it ended: %v (close %d %q)", d, err, code, text)
+	}
+	select {
+	case <-c.Done():
+		code, text := c.CloseCode()
+		t.Fatalf("expected a live connection to receive nothing for %s, but it ended as the wait ran out (close %d %q)", d, code, text)
+	default:
 	}
 }
 

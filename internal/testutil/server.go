@@ -118,7 +118,8 @@ func (s *Server) Counter(t testing.TB, name string, labels ...string) float64 {
 	return MetricValue(t, s.Registry, name, labels...)
 }
 
-// MetricValue reads one series of an arqonbus metric from reg.
+// MetricValue reads one series of an arqonbus metric from reg. A name or
+// label set that matches no series fails t rather than reading as 0.
 func MetricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
@@ -143,8 +144,9 @@ func MetricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...
 				return float64(m.Histogram.GetSampleCount())
 			}
 		}
-		return 0
+		t.Fatalf("metric %s has no series with labels %q (every known series starts at 0, so this is a wrong label, not a count of 0)", full, labels)
 	}
+	t.Fatalf("no metric %s is registered: a misspelt name would otherwise read as 0", full)
 	return 0
 }
 

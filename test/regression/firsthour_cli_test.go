@@ -97,7 +97,7 @@ func TestRegression_CtrlCStopsArqonTailAtOnceEvenWithItsOutputStalled(t *testing
 	tail.WaitBlockedWriting(t)
 
 	require.NoError(t, tail.Process().Signal(syscall.SIGINT))
-	assert.Equal(t, 0, tail.WaitExit(t, time.Second), "Ctrl-C is how tail ends")
+	assert.Equal(t, 0, tail.WaitExit(t, testutil.ArqonInterruptBound), "Ctrl-C is how tail ends")
 }
 
 // TestRegression_ClosingAClientWithAFullDeliveryQueueReturns: once nobody

@@ -208,26 +208,47 @@ func (r *rawConn) roundTrip(frame string) (map[string]any, []byte) {
 	return r.nextObj()
 }
 
-// drain collects frames until none arrives for quiet.
+// drain collects frames until none arrives for quiet, failing if the
+// connection ends meanwhile: frames that stopped because the socket died
+// are not "all there was".
 func (r *rawConn) drain() [][]byte {
+	r.t.Helper()
 	var out [][]byte
 	for {
 		select {
 		case f := <-r.frames:
 			out = append(out, f)
+		case <-r.done:
+			r.t.Fatalf("connection closed (code %d) while draining, after %d frames", r.closeCode, len(out))
 		case <-time.After(quiet):
+			r.requireOpen("draining")
 			return out
 		}
 	}
 }
 
-// expectQuiet fails if a frame arrives within quiet.
+// expectQuiet fails unless no frame arrives within quiet and the
+// connection is still open then: a closed socket is quiet too, and proves
+// nothing.
 func (r *rawConn) expectQuiet() {
 	r.t.Helper()
 	select {
 	case f := <-r.frames:
 		r.t.Fatalf("expected no frame, got %s", f)
+	case <-r.done:
+		r.t.Fatalf("connection closed (code %d) while it was expected to stay open and quiet", r.closeCode)
 	case <-time.After(quiet):
+		r.requireOpen("staying quiet")
+	}
+}
+
+// requireOpen fails if the connection has ended.
+func (r *rawConn) requireOpen(while string) {
+	r.t.Helper()
+	select {
+	case <-r.done:
+		r.t.Fatalf("connection closed (code %d) while %s", r.closeCode, while)
+	default:
 	}
 }
 
