@@ -19,8 +19,8 @@ import (
 )
 
 // load reads and validates the configuration. When it returns no config,
-// the command ends with the returned status: 0 after --help printed the flag
-// reference, 2 after the problems were printed.
+// the command ends with the returned status: exitOK after --help printed the
+// flag reference, exitConfig after the problems were printed.
 func load(env Env, args []string) (*config.Config, int) {
 	cfg, err := config.LoadEnviron(env.Environ, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -104,7 +104,7 @@ func logConfigWarnings(log *slog.Logger, cfg *config.Config) {
 // fault on a healthy node.
 func storageSummary(persistence bool, h store.Health) string {
 	if !persistence {
-		return "storage off (ARQONBUS_ENABLE_PERSISTENCE=false)"
+		return "storage off (" + config.VarEnablePersistence + "=false)"
 	}
 	state := h.State
 	switch h.State {
@@ -115,7 +115,7 @@ func storageSummary(persistence bool, h store.Health) string {
 	case store.StateDown:
 		state = "DOWN, writes fail"
 	}
-	if h.Backend != store.BackendRedis {
+	if h.Backend != config.BackendRedis {
 		return "storage " + h.Backend + ": " + state
 	}
 	policy := "falls back to memory if Redis fails"

@@ -81,12 +81,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		return nil, err
 	}
 
-	s.hub = bus.NewHub(cfg.MaxSubscriptions)
-	s.hub.OnDeliver = func(delivered, refused int) {
-		if delivered > 0 {
-			s.metrics.MessagesDelivered.Add(float64(delivered))
-		}
-	}
+	s.hub = bus.NewHubWith(bus.HubOptions{MaxSubscriptions: cfg.MaxSubscriptions, Metrics: s.metrics})
 	s.metrics.SetCounts(metrics.Counts{
 		Rooms: s.hub.RoomCount, Channels: s.hub.PairCount,
 		HistoryStreams: s.store.memoryStreams, HistoryMessages: s.store.memoryMessages,
@@ -95,20 +90,19 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		// Nodes sharing a Redis share rooms: pub/sub fan-out between them.
 		s.broker = broker.NewRedis(broker.RedisOptions{
 			Client: s.store.redis, Local: s.hub, Timeout: cfg.RedisTimeout, Logger: s.log,
-			OnFailure: s.metrics.Fail,
+			Metrics: s.metrics,
 		})
 	} else {
 		s.broker = broker.NewMemory(s.hub)
 	}
 	publisher := bus.NewPublisher(bus.PublisherOptions{
 		Hub: s.hub, Broker: s.broker, Store: s.store.persist(), RequireMembership: cfg.RequireMembership,
-		Clock: o.Clock, Logger: s.log,
-		ObserveDuration: func(d time.Duration) { s.metrics.PublishDuration.Observe(d.Seconds()) },
+		Clock: o.Clock, Logger: s.log, Metrics: s.metrics,
 	})
 	commands := command.New(command.Deps{
 		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
 		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
-		Observe: func(name, status string) { s.metrics.Commands.WithLabelValues(name, status).Inc() },
+		Metrics: s.metrics,
 	})
 	s.ws = ws.NewServer(ws.Options{
 		Hub: s.hub, Presence: s.broker, Publisher: publisher, Commands: commands, Verifier: verifier,
@@ -116,7 +110,8 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		MaxConnections: cfg.MaxConnections, MaxMessageSize: cfg.MaxMessageSize, MaxJSONDepth: cfg.MaxJSONDepth,
 		SendQueueBytes: cfg.SendQueueBytes, MaxViolations: cfg.MaxViolations,
 		RateLimit: cfg.RateLimitPerSecond, RateBurst: cfg.RateLimitBurst, RateLimitGrace: cfg.RateLimitGrace,
-		PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout, WriteTimeout: cfg.WriteTimeout,
+		PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,
+		HandshakeTimeout: cfg.HandshakeTimeout, WriteTimeout: cfg.WriteTimeout,
 		Metrics: s.metrics, Logger: s.log, Clock: o.Clock,
 	})
 	if err := s.listen(); err != nil {
@@ -173,7 +168,7 @@ func (s *Server) listen() error {
 		opsOpts.WebSocket = s.ws
 		handlers = append(handlers, ops.Handler(opsOpts))
 	} else {
-		handlers = append(handlers, wsOnly(s.ws), ops.Handler(opsOpts))
+		handlers = append(handlers, ops.WebSocketOnly(s.ws), ops.Handler(opsOpts))
 		addrs = append(addrs, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort)))
 	}
 	for i, addr := range addrs {
@@ -208,14 +203,6 @@ func (s *Server) closeListeners() {
 	for _, ln := range s.listeners {
 		_ = ln.Close()
 	}
-}
-
-// wsOnly serves WebSocket upgrades on / and /ws when ops have their own port.
-func wsOnly(h http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", h)
-	mux.Handle("GET /ws", h)
-	return mux
 }
 
 // Addr is the WebSocket listen address (host:port).

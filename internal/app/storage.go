@@ -25,10 +25,10 @@ type storage struct {
 
 func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*storage, error) {
 	st := &storage{static: store.Health{Backend: cfg.StorageBackend, Mode: cfg.StorageMode, State: store.StateOK}}
-	if cfg.StorageBackend == store.BackendRedis {
+	if cfg.StorageBackend == config.BackendRedis {
 		c, err := redisstore.NewClient(cfg.RedisURL, cfg.RedisTimeout)
 		if err != nil {
-			return nil, fmt.Errorf("ARQONBUS_REDIS_URL: %w", err)
+			return nil, fmt.Errorf("%s: %w", config.VarRedisURL, err)
 		}
 		st.redis = c
 	}

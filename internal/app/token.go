@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arqonbus/arqonbus/internal/auth"
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // token mints a development token with the configured HMAC secret, or with
@@ -43,7 +44,7 @@ func token(env Env, args []string) int {
 		return code
 	}
 	if cfg.AuthJWTSecret == "" {
-		fmt.Fprintln(env.Stderr, "arqonbus token: set ARQONBUS_AUTH_JWT_SECRET to mint a token")
+		fmt.Fprintln(env.Stderr, "arqonbus token: set "+config.VarAuthJWTSecret+" to mint a token")
 		return exitConfig
 	}
 	r, err := auth.ParseRole(*role)

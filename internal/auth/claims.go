@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // maxClaimText bounds sub and tenant_id, in bytes: they become log fields,
@@ -106,7 +108,7 @@ func (v *Verifier) identity(c jwt.MapClaims) (Identity, error) {
 		}
 	}
 	if v.requireTenant && id.Tenant == "" {
-		return Identity{}, fail(ReasonMissingTenant, "token has no tenant_id and ARQONBUS_AUTH_REQUIRE_TENANT is true", nil)
+		return Identity{}, fail(ReasonMissingTenant, "token has no tenant_id and "+config.VarAuthRequireTenant+" is true", nil)
 	}
 
 	id.Role = RoleUser

@@ -14,4 +14,6 @@
 //
 // Errors returned by this package never contain the token itself; a
 // Failure carries a short, stable Reason for metrics and logs.
+// Messages name the ARQONBUS_* variable an operator changes; the names come
+// from config, which owns them.
 package auth

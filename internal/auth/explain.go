@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // Explain tells a human why v refuses token, or which identity it maps to,
@@ -17,7 +19,7 @@ import (
 // token was accepted; it never prints the token itself.
 func Explain(v *Verifier, token string) string {
 	if v == nil {
-		return "refused (unconfigured): no verifier; enable ARQONBUS_ENABLE_AUTH and configure a key"
+		return "refused (unconfigured): no verifier; enable " + config.VarEnableAuth + " and configure a key"
 	}
 	var b strings.Builder
 	now := v.now()
@@ -80,11 +82,11 @@ func (v *Verifier) why(reason string, err error, token string, hdr, claims map[s
 		return "the header lists critical extensions (crit) that the bus does not implement"
 	case ReasonBadAlgorithm:
 		return fmt.Sprintf("%s; %s is %s, matched exactly, and none is never accepted",
-			detail(err), envAlgorithms, strings.Join(v.allowList, ","))
+			detail(err), config.VarAuthJWTAlgorithms, strings.Join(v.allowList, ","))
 	case ReasonMissingKid:
-		return fmt.Sprintf("the token has no kid header and %s holds %d keys; sign with a key's kid", envJWKSFile, v.keyCount)
+		return fmt.Sprintf("the token has no kid header and %s holds %d keys; sign with a key's kid", config.VarAuthJWKSFile, v.keyCount)
 	case ReasonUnknownKid:
-		return fmt.Sprintf("kid %s names no key in %s (known: %s)", quote(hdr["kid"]), envJWKSFile, strings.Join(v.kids(), ", "))
+		return fmt.Sprintf("kid %s names no key in %s (known: %s)", quote(hdr["kid"]), config.VarAuthJWKSFile, strings.Join(v.kids(), ", "))
 	case ReasonBadSignature:
 		return fmt.Sprintf("the signature does not match the key from %s: signed with another key, or altered", v.source)
 	case ReasonBadClaimType:
@@ -98,13 +100,13 @@ func (v *Verifier) why(reason string, err error, token string, hdr, claims map[s
 	case ReasonIssuedInFuture:
 		return fmt.Sprintf("iat %s is ahead: now %s, leeway %s; check the issuer's clock", at("iat"), now.UTC().Format(time.RFC3339), v.leeway)
 	case ReasonBadIssuer:
-		return fmt.Sprintf("iss is %s; ARQONBUS_AUTH_ISSUER wants %s", quote(claims["iss"]), quote(v.issuer))
+		return fmt.Sprintf("iss is %s; %s wants %s", quote(claims["iss"]), config.VarAuthIssuer, quote(v.issuer))
 	case ReasonBadAudience:
-		return fmt.Sprintf("aud is %s; ARQONBUS_AUTH_AUDIENCE wants %s", quote(claims["aud"]), quote(v.audience))
+		return fmt.Sprintf("aud is %s; %s wants %s", quote(claims["aud"]), config.VarAuthAudience, quote(v.audience))
 	case ReasonMissingSub:
 		return "the token has no sub claim, or it is empty"
 	case ReasonMissingTenant:
-		return "the token has no tenant_id and ARQONBUS_AUTH_REQUIRE_TENANT is true"
+		return "the token has no tenant_id and " + config.VarAuthRequireTenant + " is true"
 	case ReasonBadRole:
 		return fmt.Sprintf("role is %s; want \"guest\", \"user\" or \"admin\" exactly, or no role claim for user", quote(claims["role"]))
 	}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // jwk holds the members of one JSON Web Key (RFC 7517) the bus reads, plus
@@ -49,11 +51,11 @@ var jwkCurves = map[string]elliptic.Curve{
 func loadJWKS(path string) ([]*verificationKey, error) {
 	data, err := readKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read %s: %w", envJWKSFile, path, err)
+		return nil, fmt.Errorf("%s: read %s: %w", config.VarAuthJWKSFile, path, err)
 	}
 	keys, err := parseJWKS(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", envJWKSFile, path, err)
+		return nil, fmt.Errorf("%s: %s: %w", config.VarAuthJWKSFile, path, err)
 	}
 	return keys, nil
 }
@@ -97,7 +99,7 @@ func parseJWKS(data []byte) ([]*verificationKey, error) {
 // parse turns one JWK into a verification key.
 func (j *jwk) parse() (*verificationKey, error) {
 	if j.Kty == "oct" {
-		return nil, fmt.Errorf("symmetric keys (kty oct) are not accepted in a JWK set; use %s", envSecret)
+		return nil, fmt.Errorf("symmetric keys (kty oct) are not accepted in a JWK set; use %s", config.VarAuthJWTSecret)
 	}
 	if j.D != "" || j.P != "" || j.Q != "" || j.K != "" || j.Oth != nil {
 		return nil, errors.New("holds private key material; publish only the public key")

@@ -9,6 +9,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // jwksVerifier builds a verifier on a JWK set file holding ks.
@@ -205,7 +207,7 @@ func TestJWKSFilesThatCannotBeTrustedAreRefused(t *testing.T) {
 		{"a bare key without the keys array is refused", []byte(`{"kty":"EC"}`), []string{"ES256"}, "no keys"},
 		{"a private EC key is refused", jwksBytes(t, withMember(ec(), "d", "AAAA")), []string{"ES256"}, "private key material"},
 		{"a private RSA key is refused", jwksBytes(t, withMember(rsaKey(), "p", "AAAA")), []string{"RS256"}, "private key material"},
-		{"a symmetric key is refused", jwksBytes(t, map[string]any{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}), []string{"RS256"}, envSecret},
+		{"a symmetric key is refused", jwksBytes(t, map[string]any{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}), []string{"RS256"}, config.VarAuthJWTSecret},
 		{"an unknown key type is refused", jwksBytes(t, map[string]any{"kty": "DSA", "kid": "d"}), []string{"RS256"}, "not supported"},
 		{"a key without kty is refused", jwksBytes(t, map[string]any{"kid": "d"}), []string{"RS256"}, "no kty"},
 		{"a secp256k1 key is refused", jwksBytes(t, withMember(ec(), "crv", "secp256k1")), []string{"ES256"}, "not supported"},
@@ -227,7 +229,7 @@ func TestJWKSFilesThatCannotBeTrustedAreRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewVerifier(Options{JWKSFile: writeFile(t, "jwks.json", tt.data), Algorithms: tt.algs})
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), envJWKSFile)
+			assert.Contains(t, err.Error(), config.VarAuthJWKSFile)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.False(t, strings.Contains(err.Error(), "c2VjcmV0"), "key material never reaches the message")
 		})

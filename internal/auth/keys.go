@@ -14,17 +14,33 @@ import (
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
-// The variables an operator changes to fix a key problem; every NewVerifier
-// error names one of them.
+// keySource is where a Verifier's keys come from. Every NewVerifier error
+// names the variable an operator changes to fix it; String gives the one
+// that configures the source (config owns the names).
+type keySource int
+
 const (
-	envSecret        = "ARQONBUS_AUTH_JWT_SECRET"
-	envPublicKeyFile = "ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE"
-	envJWKSFile      = "ARQONBUS_AUTH_JWKS_FILE"
-	envAlgorithms    = "ARQONBUS_AUTH_JWT_ALGORITHMS"
-	envLeeway        = "ARQONBUS_AUTH_LEEWAY"
+	sourceNone keySource = iota
+	sourceSecret
+	sourcePublicKeyFile
+	sourceJWKS
 )
+
+func (s keySource) String() string {
+	switch s {
+	case sourceSecret:
+		return config.VarAuthJWTSecret
+	case sourcePublicKeyFile:
+		return config.VarAuthJWTPublicKeyFile
+	case sourceJWKS:
+		return config.VarAuthJWKSFile
+	}
+	return "no key source"
+}
 
 // MinSecretBytes is the shortest HMAC secret the strict preflight accepts
 // in staging and prod, in bytes: 256 bits, the output size of HS256.
@@ -163,11 +179,11 @@ func readKeyFile(path string) ([]byte, error) {
 func loadPEMKey(path string) (*verificationKey, error) {
 	data, err := readKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read %s: %w", envPublicKeyFile, path, err)
+		return nil, fmt.Errorf("%s: read %s: %w", config.VarAuthJWTPublicKeyFile, path, err)
 	}
 	k, err := parsePEMKey(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", envPublicKeyFile, path, err)
+		return nil, fmt.Errorf("%s: %s: %w", config.VarAuthJWTPublicKeyFile, path, err)
 	}
 	return k, nil
 }
@@ -179,7 +195,7 @@ func parsePEMKey(data []byte) (*verificationKey, error) {
 		return nil, errors.New("no PEM block found (want -----BEGIN PUBLIC KEY-----)")
 	}
 	if next, _ := pem.Decode(rest); next != nil {
-		return nil, fmt.Errorf("holds more than one PEM block; keep one public key, or use %s for several keys", envJWKSFile)
+		return nil, fmt.Errorf("holds more than one PEM block; keep one public key, or use %s for several keys", config.VarAuthJWKSFile)
 	}
 	var pub any
 	var err error

@@ -17,6 +17,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 func TestNewVerifierRefusesUnusableConfigurations(t *testing.T) {
@@ -30,43 +32,43 @@ func TestNewVerifierRefusesUnusableConfigurations(t *testing.T) {
 		names []string // every one must appear in the error
 	}{
 		{"no key at all is refused", Options{},
-			[]string{envSecret, envPublicKeyFile, envJWKSFile}},
+			[]string{config.VarAuthJWTSecret, config.VarAuthJWTPublicKeyFile, config.VarAuthJWKSFile}},
 		{"a secret beside a public key does not make HS256 acceptable", Options{Secret: testSecret, PublicKeyFile: rsaPEM},
-			[]string{envAlgorithms, "HS256", "algorithm confusion"}},
+			[]string{config.VarAuthJWTAlgorithms, "HS256", "algorithm confusion"}},
 		{"a secret beside a public key does not allow a mixed list", Options{Secret: testSecret, PublicKeyFile: rsaPEM, Algorithms: []string{"RS256", "HS256"}},
-			[]string{envAlgorithms, "HS256", "algorithm confusion"}},
+			[]string{config.VarAuthJWTAlgorithms, "HS256", "algorithm confusion"}},
 		{"a public key and a key set together are refused", Options{PublicKeyFile: rsaPEM, JWKSFile: jwks, Algorithms: []string{"RS256"}},
-			[]string{"only one", envPublicKeyFile, envJWKSFile}},
+			[]string{"only one", config.VarAuthJWTPublicKeyFile, config.VarAuthJWKSFile}},
 		{"an algorithm in the wrong case is refused with the right spelling", Options{Secret: testSecret, Algorithms: []string{"hs256"}},
-			[]string{envAlgorithms, "did you mean HS256"}},
+			[]string{config.VarAuthJWTAlgorithms, "did you mean HS256"}},
 		{"an algorithm with a stray space is refused", Options{Secret: testSecret, Algorithms: []string{"HS256 "}},
-			[]string{envAlgorithms, "did you mean HS256"}},
+			[]string{config.VarAuthJWTAlgorithms, "did you mean HS256"}},
 		{"none in the allow-list is refused", Options{Secret: testSecret, Algorithms: []string{"HS256", "none"}},
-			[]string{envAlgorithms, "never accepted"}},
+			[]string{config.VarAuthJWTAlgorithms, "never accepted"}},
 		{"None in the allow-list is refused", Options{Secret: testSecret, Algorithms: []string{"None"}},
-			[]string{envAlgorithms, "never accepted"}},
+			[]string{config.VarAuthJWTAlgorithms, "never accepted"}},
 		{"an unknown algorithm is refused", Options{Secret: testSecret, Algorithms: []string{"HS1"}},
-			[]string{envAlgorithms, "not a supported algorithm"}},
+			[]string{config.VarAuthJWTAlgorithms, "not a supported algorithm"}},
 		{"an empty algorithm name is refused", Options{Secret: testSecret, Algorithms: []string{""}},
-			[]string{envAlgorithms}},
+			[]string{config.VarAuthJWTAlgorithms}},
 		{"an asymmetric algorithm with only a secret is refused", Options{Secret: testSecret, Algorithms: []string{"HS256", "RS256"}},
-			[]string{envAlgorithms, "RS256 needs a public key", envSecret}},
+			[]string{config.VarAuthJWTAlgorithms, "RS256 needs a public key", config.VarAuthJWTSecret}},
 		{"the default HS256 with a public key is refused as algorithm confusion", Options{PublicKeyFile: rsaPEM},
-			[]string{envAlgorithms, "HS256", "algorithm confusion", "RS256"}},
+			[]string{config.VarAuthJWTAlgorithms, "HS256", "algorithm confusion", "RS256"}},
 		{"an HMAC algorithm beside RS256 with a public key is refused", Options{PublicKeyFile: rsaPEM, Algorithms: []string{"RS256", "HS512"}},
-			[]string{envAlgorithms, "HS512", "algorithm confusion"}},
+			[]string{config.VarAuthJWTAlgorithms, "HS512", "algorithm confusion"}},
 		{"an EC algorithm with an RSA key is refused", Options{PublicKeyFile: rsaPEM, Algorithms: []string{"RS256", "ES256"}},
-			[]string{envAlgorithms, "ES256 does not fit the RSA key"}},
+			[]string{config.VarAuthJWTAlgorithms, "ES256 does not fit the RSA key"}},
 		{"ES384 with a P-256 key is refused", Options{PublicKeyFile: ecPEM, Algorithms: []string{"ES384"}},
-			[]string{envAlgorithms, "ES384 does not fit the EC P-256 key", "ES256"}},
+			[]string{config.VarAuthJWTAlgorithms, "ES384 does not fit the EC P-256 key", "ES256"}},
 		{"an HMAC algorithm with a key set is refused as algorithm confusion", Options{JWKSFile: jwks, Algorithms: []string{"RS256", "HS256"}},
-			[]string{envAlgorithms, "HS256", "algorithm confusion"}},
+			[]string{config.VarAuthJWTAlgorithms, "HS256", "algorithm confusion"}},
 		{"a missing key file is refused", Options{PublicKeyFile: filepath.Join(t.TempDir(), "absent.pem"), Algorithms: []string{"RS256"}},
-			[]string{envPublicKeyFile, "absent.pem"}},
+			[]string{config.VarAuthJWTPublicKeyFile, "absent.pem"}},
 		{"a missing key set file is refused", Options{JWKSFile: filepath.Join(t.TempDir(), "absent.json"), Algorithms: []string{"RS256"}},
-			[]string{envJWKSFile, "absent.json"}},
+			[]string{config.VarAuthJWKSFile, "absent.json"}},
 		{"every problem is reported at once", Options{Secret: testSecret, Algorithms: []string{"none", "RS256"}, Leeway: time.Hour},
-			[]string{envLeeway, "none", "RS256 needs a public key"}},
+			[]string{config.VarAuthLeeway, "none", "RS256 needs a public key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +209,7 @@ func TestPublicKeyFilesThatAreNotAPublicKeyAreRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewVerifier(Options{PublicKeyFile: writeFile(t, "key.pem", tt.data), Algorithms: []string{tt.alg}})
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), envPublicKeyFile)
+			assert.Contains(t, err.Error(), config.VarAuthJWTPublicKeyFile)
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // MintClaims is what `arqonbus token` puts in a development token.
@@ -33,7 +35,7 @@ type MintClaims struct {
 // aud.
 func Mint(secret string, alg string, c MintClaims) (string, error) {
 	if secret == "" {
-		return "", fmt.Errorf("mint: empty secret: set %s", envSecret)
+		return "", fmt.Errorf("mint: empty secret: set %s", config.VarAuthJWTSecret)
 	}
 	a, ok := algorithms[alg]
 	if !ok || a.kind != kindHMAC {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // MaxTokenSize is the largest token accepted, in bytes (8 KiB). Anything
@@ -61,8 +63,8 @@ func TokenFromRequest(r *http.Request, allowQuery bool) (string, error) {
 			continue
 		}
 		if !allowQuery {
-			return "", fmt.Errorf("%w: a %q query parameter was ignored because ARQONBUS_AUTH_ALLOW_QUERY_TOKEN is false",
-				ErrMissingToken, name)
+			return "", fmt.Errorf("%w: a %q query parameter was ignored because %s is false",
+				ErrMissingToken, name, config.VarAuthAllowQueryToken)
 		}
 		if len(v) > MaxTokenSize {
 			return "", ErrTokenTooLarge

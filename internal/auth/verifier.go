@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // MaxLeeway is the largest clock skew Options.Leeway may allow (300 s): more
@@ -65,7 +67,7 @@ type Options struct {
 type Verifier struct {
 	allowed       map[string]algSpec
 	allowList     []string
-	source        string                      // the variable that configured the key
+	source        keySource                   // where the keys came from
 	single        *verificationKey            // the secret or the PEM key
 	byKid         map[string]*verificationKey // JWKS keys with a kid
 	only          *verificationKey            // the JWKS key used when a token has no kid
@@ -92,7 +94,7 @@ func NewVerifier(o Options) (*Verifier, error) {
 	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 
 	if o.Leeway < 0 || o.Leeway > MaxLeeway {
-		add("%s must be between 0s and %s, got %s", envLeeway, MaxLeeway, o.Leeway)
+		add("%s must be between 0s and %s, got %s", config.VarAuthLeeway, MaxLeeway, o.Leeway)
 	}
 
 	names := o.Algorithms
@@ -120,10 +122,10 @@ func NewVerifier(o Options) (*Verifier, error) {
 			v.allowed[n] = a
 			v.allowList = append(v.allowList, n)
 		case strings.EqualFold(strings.TrimSpace(n), "none"):
-			add("%s: %q is never accepted: an unsigned token proves nothing", envAlgorithms, n)
+			add("%s: %q is never accepted: an unsigned token proves nothing", config.VarAuthJWTAlgorithms, n)
 		default:
 			add("%s: %q is not a supported algorithm%s; supported: %s",
-				envAlgorithms, n, didYouMean(n), strings.Join(algorithmNames, ", "))
+				config.VarAuthJWTAlgorithms, n, didYouMean(n), strings.Join(algorithmNames, ", "))
 		}
 	}
 
@@ -132,17 +134,17 @@ func NewVerifier(o Options) (*Verifier, error) {
 	// accepted beside a public key.
 	switch {
 	case o.PublicKeyFile != "" && o.JWKSFile != "":
-		add("set only one of %s and %s", envPublicKeyFile, envJWKSFile)
+		add("set only one of %s and %s", config.VarAuthJWTPublicKeyFile, config.VarAuthJWKSFile)
 	case o.PublicKeyFile != "":
-		v.source = envPublicKeyFile
+		v.source = sourcePublicKeyFile
 	case o.JWKSFile != "":
-		v.source = envJWKSFile
+		v.source = sourceJWKS
 	case o.Secret != "":
-		v.source = envSecret
+		v.source = sourceSecret
 	default:
-		add("no verification key: set %s, %s or %s", envSecret, envPublicKeyFile, envJWKSFile)
+		add("no verification key: set %s, %s or %s", config.VarAuthJWTSecret, config.VarAuthJWTPublicKeyFile, config.VarAuthJWKSFile)
 	}
-	if v.source != "" {
+	if v.source != sourceNone {
 		problems = append(problems, v.loadKeys(o)...)
 	}
 
@@ -185,15 +187,15 @@ func (v *Verifier) loadKeys(o Options) []error {
 	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 
 	switch v.source {
-	case envSecret:
+	case sourceSecret:
 		v.single = &verificationKey{kind: kindHMAC, key: []byte(o.Secret)}
 		for _, n := range v.allowList {
 			if a := v.allowed[n]; a.kind != kindHMAC {
 				add("%s: %s needs a public key (%s or %s); with %s list only HS256, HS384 or HS512",
-					envAlgorithms, n, envPublicKeyFile, envJWKSFile, envSecret)
+					config.VarAuthJWTAlgorithms, n, config.VarAuthJWTPublicKeyFile, config.VarAuthJWKSFile, config.VarAuthJWTSecret)
 			}
 		}
-	case envPublicKeyFile:
+	case sourcePublicKeyFile:
 		k, err := loadPEMKey(o.PublicKeyFile)
 		if err != nil {
 			return []error{err}
@@ -204,13 +206,13 @@ func (v *Verifier) loadKeys(o Options) []error {
 			switch {
 			case a.kind == kindHMAC:
 				add("%s: %s is an HMAC algorithm and is never accepted with %s (algorithm confusion); for this %s list %s",
-					envAlgorithms, n, envPublicKeyFile, k.describe(), strings.Join(fittingAlgorithms(k), ", "))
+					config.VarAuthJWTAlgorithms, n, config.VarAuthJWTPublicKeyFile, k.describe(), strings.Join(fittingAlgorithms(k), ", "))
 			case k.fits(a) != "":
 				add("%s: %s does not fit the %s in %s; for this key list %s",
-					envAlgorithms, n, k.describe(), envPublicKeyFile, strings.Join(fittingAlgorithms(k), ", "))
+					config.VarAuthJWTAlgorithms, n, k.describe(), config.VarAuthJWTPublicKeyFile, strings.Join(fittingAlgorithms(k), ", "))
 			}
 		}
-	case envJWKSFile:
+	case sourceJWKS:
 		keys, err := loadJWKS(o.JWKSFile)
 		if err != nil {
 			return []error{err}
@@ -228,7 +230,7 @@ func (v *Verifier) loadKeys(o Options) []error {
 		for _, n := range v.allowList {
 			a := v.allowed[n]
 			if a.kind == kindHMAC {
-				add("%s: %s is an HMAC algorithm and is never accepted with %s (algorithm confusion)", envAlgorithms, n, envJWKSFile)
+				add("%s: %s is an HMAC algorithm and is never accepted with %s (algorithm confusion)", config.VarAuthJWTAlgorithms, n, config.VarAuthJWKSFile)
 				continue
 			}
 			found := false
@@ -236,14 +238,14 @@ func (v *Verifier) loadKeys(o Options) []error {
 				found = found || k.fits(a) == ""
 			}
 			if !found {
-				add("%s: %s fits no signing key in %s", envAlgorithms, n, envJWKSFile)
+				add("%s: %s fits no signing key in %s", config.VarAuthJWTAlgorithms, n, config.VarAuthJWKSFile)
 			}
 		}
 		if len(problems) > 0 {
 			return problems
 		}
 		if len(usable) == 0 {
-			add("%s: no signing key in the set can be used with %s=%s", envJWKSFile, envAlgorithms, strings.Join(v.allowList, ","))
+			add("%s: no signing key in the set can be used with %s=%s", config.VarAuthJWKSFile, config.VarAuthJWTAlgorithms, strings.Join(v.allowList, ","))
 			return problems
 		}
 		v.keyCount = len(usable)
@@ -251,13 +253,13 @@ func (v *Verifier) loadKeys(o Options) []error {
 		for _, k := range usable {
 			if k.kid == "" {
 				if len(usable) > 1 {
-					add("%s: every key needs a kid when the set holds more than one usable key", envJWKSFile)
+					add("%s: every key needs a kid when the set holds more than one usable key", config.VarAuthJWKSFile)
 					return problems
 				}
 				continue
 			}
 			if _, dup := v.byKid[k.kid]; dup {
-				add("%s: kid %q is used by more than one key", envJWKSFile, k.kid)
+				add("%s: kid %q is used by more than one key", config.VarAuthJWKSFile, k.kid)
 				continue
 			}
 			v.byKid[k.kid] = k

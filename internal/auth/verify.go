@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/arqonbus/arqonbus/internal/config"
 )
 
 // header is what Verify reads from the JOSE header before trusting anything.
@@ -131,7 +133,7 @@ func (v *Verifier) checkAlgorithm(h header) (algSpec, *Failure) {
 	}
 	a, ok := v.allowed[h.alg]
 	if !ok {
-		return algSpec{}, fail(ReasonBadAlgorithm, "alg "+safeAlg(h.alg)+" is not in "+envAlgorithms, nil)
+		return algSpec{}, fail(ReasonBadAlgorithm, "alg "+safeAlg(h.alg)+" is not in "+config.VarAuthJWTAlgorithms, nil)
 	}
 	return a, nil
 }
@@ -156,7 +158,7 @@ func (v *Verifier) selectKey(h header, a algSpec) (*verificationKey, *Failure) {
 		case h.hasKid:
 			k = v.byKid[h.kid]
 			if k == nil {
-				return nil, fail(ReasonUnknownKid, "kid names no key in "+envJWKSFile, nil)
+				return nil, fail(ReasonUnknownKid, "kid names no key in "+config.VarAuthJWKSFile, nil)
 			}
 		case v.only != nil:
 			k = v.only

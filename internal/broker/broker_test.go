@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/arqonbus/arqonbus/internal/metrics"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -83,9 +86,9 @@ func TestMemoryBrokerDeliversToTheLocalHub(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
-// newRedisPair starts two brokers on one miniredis; onFailure, when given,
-// is the first node's failure hook.
-func newRedisPair(t *testing.T, onFailure ...func(string)) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
+// newRedisPair starts two brokers on one miniredis; m, when given, is the
+// first node's metrics.
+func newRedisPair(t *testing.T, m ...*metrics.Metrics) (*miniredis.Miniredis, [2]*fakeHub, [2]*Redis) {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	var hubs [2]*fakeHub
@@ -94,8 +97,8 @@ func newRedisPair(t *testing.T, onFailure ...func(string)) (*miniredis.Miniredis
 		client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		hubs[i] = &fakeHub{clients: map[string]string{}}
 		o := RedisOptions{Client: client, Local: hubs[i], Prefix: "test:", Timeout: time.Second, Heartbeat: 50 * time.Millisecond}
-		if i == 0 && len(onFailure) > 0 {
-			o.OnFailure = onFailure[0]
+		if i == 0 && len(m) > 0 {
+			o.Metrics = m[0]
 		}
 		brokers[i] = NewRedis(o)
 		t.Cleanup(func() {
@@ -143,17 +146,14 @@ func TestRedisBrokerReusesBuffersWithoutMixingMessages(t *testing.T) {
 // bytes and never decodes them, while another node's body with the same
 // routing is decoded and delivered.
 func TestRedisBrokerSkipsItsOwnPublishesUndecoded(t *testing.T) {
-	var failures []string
-	var mu sync.Mutex
-	mr, hubs, brokers := newRedisPair(t, func(op string) { mu.Lock(); failures = append(failures, op); mu.Unlock() })
+	m := metrics.New(nil)
+	mr, hubs, brokers := newRedisPair(t, m)
 	own := brokers[0].self + `"t":broken`
 	assert.Equal(t, 2, mr.Publish("test:bus", own), "both nodes hear it")
 	other := string(appendMessage(nil, brokers[1].node, &Delivery{Room: "r", Channel: "c", Frame: []byte(`{}`)}))
 	mr.Publish("test:bus", other)
 	eventually(t, func() bool { return len(hubs[0].deliveries()) == 1 }, "the other node's message")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Empty(t, failures, "its own malformed body was skipped, not decoded")
+	assert.Empty(t, failures(m), "its own malformed body was skipped, not decoded")
 	assert.Equal(t, "r", hubs[0].deliveries()[0].Room)
 }
 
@@ -179,23 +179,14 @@ func TestRedisBrokerKeepsDeliveringLocallyWhenRedisFails(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer client.Close()
 	h := &fakeHub{clients: map[string]string{}}
-	var mu sync.Mutex
-	failures := map[string]int{}
-	b := NewRedis(RedisOptions{Client: client, Local: h, Timeout: 200 * time.Millisecond, OnFailure: func(op string) {
-		mu.Lock()
-		failures[op]++
-		mu.Unlock()
-	}})
+	m := metrics.New(nil)
+	b := NewRedis(RedisOptions{Client: client, Local: h, Timeout: 200 * time.Millisecond, Metrics: m})
 	defer b.Close()
 	mr.SetError("LOADING")
 	n, err := b.Publish(context.Background(), &Delivery{Room: "r", Channel: "c", Frame: []byte(`{}`)})
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "local delivery does not wait for Redis")
-	eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return failures["broker_publish"] == 1
-	}, "the failure is counted, not swallowed")
+	eventually(t, func() bool { return failures(m)[metrics.FailBrokerPublish] == 1 }, "the failure is counted, not swallowed")
 }
 
 func TestPresenceIsAnnouncedAgainAfterRedisLosesItsData(t *testing.T) {
@@ -210,4 +201,15 @@ func TestPresenceIsAnnouncedAgainAfterRedisLosesItsData(t *testing.T) {
 	mr.FlushAll() // a restart without persistence, or a failover
 	require.False(t, reachable())
 	eventually(t, reachable, "the heartbeat notices the lost node key and announces its clients again")
+}
+
+// failures reads the broker's failure counters that are not 0, by operation.
+func failures(m *metrics.Metrics) map[string]float64 {
+	out := map[string]float64{}
+	for _, op := range []string{metrics.FailBrokerPublish, metrics.FailBrokerDecode, metrics.FailBrokerHeartbeat, metrics.FailBrokerPresence} {
+		if v := promtest.ToFloat64(m.Failures.WithLabelValues(op)); v != 0 {
+			out[op] = v
+		}
+	}
+	return out
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/arqonbus/arqonbus/internal/batcher"
+	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
 
@@ -24,16 +26,16 @@ import (
 // the node, and a node is believed only while its liveness key exists.
 //
 // Redis failures never stop local delivery: they are logged and counted
-// through OnFailure, and the cluster view degrades to this node.
+// (arqonbus_failures_total), and the cluster view degrades to this node.
 type Redis struct {
-	client    redis.UniversalClient
-	local     Local
-	node      string
-	prefix    string
-	log       *slog.Logger
-	onFailure func(op string)
-	timeout   time.Duration
-	beat      time.Duration
+	client  redis.UniversalClient
+	local   Local
+	node    string
+	prefix  string
+	log     *slog.Logger
+	m       *metrics.Metrics
+	timeout time.Duration
+	beat    time.Duration
 
 	sub      *redis.PubSub
 	self     string // how this node's own pub/sub bodies begin
@@ -56,8 +58,9 @@ type RedisOptions struct {
 	// Timeout bounds each Redis call (default 2 s).
 	Timeout time.Duration
 	Logger  *slog.Logger
-	// OnFailure is told about every swallowed Redis failure by operation.
-	OnFailure func(op string)
+	// Metrics counts every swallowed Redis failure by operation
+	// (arqonbus_failures_total{op}). Default: a private registry.
+	Metrics *metrics.Metrics
 	// Heartbeat is how often the node's liveness key is refreshed (default
 	// a third of its 15 s lifetime).
 	Heartbeat time.Duration
@@ -85,8 +88,8 @@ func NewRedis(o RedisOptions) *Redis {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.OnFailure == nil {
-		o.OnFailure = func(string) {}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(nil)
 	}
 	if o.Heartbeat <= 0 || o.Heartbeat > nodeTTL/3 {
 		o.Heartbeat = nodeTTL / 3
@@ -96,7 +99,7 @@ func NewRedis(o RedisOptions) *Redis {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Redis{
 		client: o.Client, local: o.Local, node: hex.EncodeToString(id[:]), prefix: o.Prefix,
-		log: o.Logger, onFailure: o.OnFailure, timeout: o.Timeout, beat: o.Heartbeat, cancel: cancel,
+		log: o.Logger, m: o.Metrics, timeout: o.Timeout, beat: o.Heartbeat, cancel: cancel,
 		presence: make(chan presenceOp, presenceQueue),
 		outbox:   make(chan []byte, outboxSize),
 	}
@@ -141,32 +144,23 @@ func (r *Redis) Publish(_ context.Context, d *Delivery) (int, error) {
 	select {
 	case r.outbox <- appendMessage(getMessageBuf(), r.node, d):
 	default:
-		r.fail("broker_publish", errors.New("outbox full; the other nodes miss this message"))
+		r.fail(metrics.FailBrokerPublish, errors.New("outbox full; the other nodes miss this message"))
 	}
 	return n, nil
 }
 
+// maxSendBatch and maxPresenceBatch bound the messages and presence
+// updates one pipeline carries.
+const (
+	maxSendBatch     = 128
+	maxPresenceBatch = 256
+)
+
 // send publishes queued messages in order, in pipelined batches.
 func (r *Redis) send(ctx context.Context) {
 	defer r.wg.Done()
-	batch := make([][]byte, 0, 128)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-r.outbox:
-			batch = append(batch[:0], m)
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case m := <-r.outbox:
-				batch = append(batch, m)
-			default:
-				break fill
-			}
-		}
-		r.call(ctx, "broker_publish", func(ctx context.Context) error {
+	batcher.Run(ctx.Done(), r.outbox, maxSendBatch, func(batch [][]byte) {
+		r.call(ctx, metrics.FailBrokerPublish, func(ctx context.Context) error {
 			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, m := range batch {
 					p.Publish(ctx, r.channel(), m)
@@ -176,7 +170,7 @@ func (r *Redis) send(ctx context.Context) {
 			return err
 		})
 		putMessageBufs(batch) // written (or dropped with the connection): free to reuse
-	}
+	})
 }
 
 // appendNode writes the start of a pub/sub body, which names its node.
@@ -223,7 +217,7 @@ func (r *Redis) receive(ctx context.Context) {
 			}
 			var msg message
 			if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
-				r.fail("broker_decode", err)
+				r.fail(metrics.FailBrokerDecode, err)
 				continue
 			}
 			if msg.Node == r.node {
@@ -242,7 +236,7 @@ func (r *Redis) heartbeat(ctx context.Context) {
 	t := time.NewTicker(r.beat)
 	defer t.Stop()
 	for {
-		r.call(ctx, "broker_heartbeat", func(ctx context.Context) error {
+		r.call(ctx, metrics.FailBrokerHeartbeat, func(ctx context.Context) error {
 			err := r.client.SetArgs(ctx, r.nodeKey(r.node), "1", redis.SetArgs{TTL: nodeTTL, Get: true}).Err()
 			if errors.Is(err, redis.Nil) {
 				// The node key was missing: first beat, or Redis lost its
@@ -281,31 +275,15 @@ func (r *Redis) queuePresence(op presenceOp) {
 	select {
 	case r.presence <- op:
 	default:
-		r.fail("broker_presence", errors.New("presence queue full; update dropped"))
+		r.fail(metrics.FailBrokerPresence, errors.New("presence queue full; update dropped"))
 	}
 }
 
 // writePresence applies queued presence updates in pipelined batches.
 func (r *Redis) writePresence(ctx context.Context) {
 	defer r.wg.Done()
-	batch := make([]presenceOp, 0, 256)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case op := <-r.presence:
-			batch = append(batch[:0], op)
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case op := <-r.presence:
-				batch = append(batch, op)
-			default:
-				break fill
-			}
-		}
-		r.call(ctx, "broker_presence", func(ctx context.Context) error {
+	batcher.Run(ctx.Done(), r.presence, maxPresenceBatch, func(batch []presenceOp) {
+		r.call(ctx, metrics.FailBrokerPresence, func(ctx context.Context) error {
 			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, op := range batch {
 					if op.set {
@@ -318,7 +296,7 @@ func (r *Redis) writePresence(ctx context.Context) {
 			})
 			return err
 		})
-	}
+	})
 }
 
 // HasClient asks the local hub, then the presence keys; a client is present
@@ -335,12 +313,12 @@ func (r *Redis) HasClient(ctx context.Context, tenant, id string) (bool, error) 
 		return false, nil
 	}
 	if err != nil {
-		r.fail("broker_presence", err)
+		r.fail(metrics.FailBrokerPresence, err)
 		return false, nil
 	}
 	n, err := r.client.Exists(ctx, r.nodeKey(node)).Result()
 	if err != nil {
-		r.fail("broker_presence", err)
+		r.fail(metrics.FailBrokerPresence, err)
 		return false, nil
 	}
 	return n == 1, nil
@@ -361,7 +339,7 @@ func (r *Redis) call(ctx context.Context, op string, f func(context.Context) err
 // fail counts every failure of op but logs only the first of an episode,
 // so an outage is one WARN line per operation, not one per message.
 func (r *Redis) fail(op string, err error) {
-	r.onFailure(op)
+	r.m.Fail(op)
 	if r.episode(op).CompareAndSwap(false, true) {
 		r.log.Warn("cluster broker failing; delivery continues on this node (further failures are counted in arqonbus_failures_total)",
 			"op", op, "err", err)

@@ -7,7 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/arqonbus/arqonbus/internal/broker"
+	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
 
@@ -56,9 +59,7 @@ type Hub struct {
 	pairs     atomic.Int64
 	roomCount atomic.Int64
 
-	// OnDeliver, when set, is called with the number of frames each
-	// Deliver enqueued and the number refused (metrics hook).
-	OnDeliver func(delivered, refused int)
+	delivered prometheus.Counter // arqonbus_messages_delivered_total
 }
 
 type topicShard struct {
@@ -92,9 +93,27 @@ type member struct {
 
 var _ broker.Local = (*Hub)(nil)
 
-// NewHub returns an empty hub. maxSubscriptions caps pairs per client.
+// HubOptions configures NewHubWith.
+type HubOptions struct {
+	// MaxSubscriptions caps the (room, channel) pairs of one client.
+	MaxSubscriptions int
+	// Metrics counts the frames fan-out enqueues
+	// (arqonbus_messages_delivered_total). Default: a private registry.
+	Metrics *metrics.Metrics
+}
+
+// NewHub returns an empty hub that counts on a private registry.
+// maxSubscriptions caps pairs per client.
 func NewHub(maxSubscriptions int) *Hub {
-	h := &Hub{maxSubs: maxSubscriptions, seed: maphash.MakeSeed()}
+	return NewHubWith(HubOptions{MaxSubscriptions: maxSubscriptions})
+}
+
+// NewHubWith returns an empty hub configured by o.
+func NewHubWith(o HubOptions) *Hub {
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(nil)
+	}
+	h := &Hub{maxSubs: o.MaxSubscriptions, seed: maphash.MakeSeed(), delivered: o.Metrics.MessagesDelivered}
 	for i := range h.topics {
 		h.topics[i].topics = make(map[Topic]*topic)
 		h.clients[i].clients = make(map[string]*member)
@@ -380,31 +399,23 @@ func (h *Hub) EachClient(f func(tenant, id string)) {
 
 // Deliver enqueues d.Frame to its recipients: every member of the pair but
 // the sender, or the one direct target of the same tenant. It returns the
-// number of frames enqueued.
+// number of frames enqueued, which is what it counts; a refused frame is
+// the subscriber's to count (it closes itself as a slow consumer).
 func (h *Hub) Deliver(d *broker.Delivery) int {
-	delivered, refused := 0, 0
+	delivered := 0
 	if d.Direct() {
-		if m := h.member(d.ToClient); m != nil && m.sub.Tenant() == d.Tenant {
-			if m.sub.Send(d.Frame) {
-				delivered++
-			} else {
-				refused++
-			}
+		if m := h.member(d.ToClient); m != nil && m.sub.Tenant() == d.Tenant && m.sub.Send(d.Frame) {
+			delivered++
 		}
 	} else {
 		for _, m := range h.list(Topic{Tenant: d.Tenant, Room: d.Room, Channel: d.Channel}) {
-			if m.id == d.SenderID {
-				continue
-			}
-			if m.sub.Send(d.Frame) {
+			if m.id != d.SenderID && m.sub.Send(d.Frame) {
 				delivered++
-			} else {
-				refused++
 			}
 		}
 	}
-	if h.OnDeliver != nil {
-		h.OnDeliver(delivered, refused)
+	if delivered > 0 {
+		h.delivered.Add(float64(delivered))
 	}
 	return delivered
 }

@@ -6,10 +6,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/arqonbus/arqonbus/internal/broker"
+	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
 
@@ -135,18 +137,19 @@ func TestUnregisterRemovesEveryMembership(t *testing.T) {
 	assert.Zero(t, channels)
 }
 
-func TestOnDeliverCountsRefusals(t *testing.T) {
-	h := NewHub(8)
-	cs := newClients(h, "", 2)
+func TestDeliverCountsOnlyTheFramesItEnqueued(t *testing.T) {
+	m := metrics.New(nil)
+	h := NewHubWith(HubOptions{MaxSubscriptions: 8, Metrics: m})
+	cs := newClients(h, "", 3)
 	cs[1].refuse = true
 	for _, c := range cs {
 		_, _ = h.Join(c.id, Topic{Room: "r", Channel: "c"})
 	}
-	var delivered, refused int
-	h.OnDeliver = func(d, r int) { delivered, refused = d, r }
-	h.Deliver(&broker.Delivery{Room: "r", Channel: "c", Frame: []byte("x")})
-	assert.Equal(t, 1, delivered)
-	assert.Equal(t, 1, refused)
+	n := h.Deliver(&broker.Delivery{Room: "r", Channel: "c", SenderID: cs[2].id, Frame: []byte("x")})
+	assert.Equal(t, 1, n, "the sender is skipped and the refusing member enqueues nothing")
+	assert.Equal(t, 1.0, promtest.ToFloat64(m.MessagesDelivered))
+	h.Deliver(&broker.Delivery{ToClient: cs[0].id, Frame: []byte("y")})
+	assert.Equal(t, 2.0, promtest.ToFloat64(m.MessagesDelivered), "a direct frame counts too")
 }
 
 func TestConcurrentJoinLeaveAndDeliverAreRaceFree(t *testing.T) {

@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/arqonbus/arqonbus/internal/broker"
+	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
 )
@@ -33,7 +36,7 @@ type Publisher struct {
 	requireMembership bool
 	clock             func() time.Time
 	log               *slog.Logger
-	observe           func(time.Duration)
+	duration          prometheus.Observer // arqonbus_publish_duration_seconds
 }
 
 // PublisherOptions configures a Publisher.
@@ -46,8 +49,9 @@ type PublisherOptions struct {
 	RequireMembership bool
 	Clock             func() time.Time
 	Logger            *slog.Logger
-	// ObserveDuration, when set, receives each publish's duration.
-	ObserveDuration func(time.Duration)
+	// Metrics times each successful publish
+	// (arqonbus_publish_duration_seconds). Default: a private registry.
+	Metrics *metrics.Metrics
 }
 
 // NewPublisher returns a publisher.
@@ -58,9 +62,12 @@ func NewPublisher(o PublisherOptions) *Publisher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(nil)
+	}
 	return &Publisher{
 		hub: o.Hub, broker: o.Broker, store: o.Store, requireMembership: o.RequireMembership,
-		clock: o.Clock, log: o.Logger, observe: o.ObserveDuration,
+		clock: o.Clock, log: o.Logger, duration: o.Metrics.PublishDuration,
 	}
 }
 
@@ -82,8 +89,8 @@ func (p *Publisher) Publish(ctx context.Context, from Sender, env *protocol.Enve
 	} else if env.ToClient != "" {
 		res, err = p.publishDirect(ctx, from, env)
 	}
-	if p.observe != nil && err == nil {
-		p.observe(p.clock().Sub(start))
+	if err == nil {
+		p.duration.Observe(p.clock().Sub(start).Seconds())
 	}
 	return res, err
 }
@@ -113,8 +120,13 @@ func (p *Publisher) publishRoom(ctx context.Context, from Sender, env *protocol.
 		SenderID: from.ID, Frame: protocol.Encode(env),
 	})
 	if err != nil {
-		// The local hub got the frame before the broker failed to reach the
-		// other nodes (see broker.Broker); the sender still learns of it.
+		// Only the memory broker fails here, once closed (broker.ErrClosed,
+		// while the node shuts down), and then it delivered nothing. The
+		// Redis broker never fails a publish: it delivers locally first,
+		// and a copy that cannot reach the other nodes (outbox full, Redis
+		// down) is logged and counted by the broker itself
+		// (arqonbus_failures_total). The message may be stored already
+		// (res.Persisted); the sender gets INTERNAL_ERROR either way.
 		p.log.Error("broker publish failed", "client_id", from.ID, "op", "broker_publish",
 			"message_id", env.ID, "err", err)
 		return res, protocol.NewError(protocol.CodeInternal, "delivery to other nodes failed")

@@ -11,12 +11,10 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
 )
-
-// DefaultHistoryLimit is the history size when limit is absent.
-const DefaultHistoryLimit = 50
 
 var (
 	argRoom    = Arg{Name: "room", Type: ArgString, Required: true, Description: `room name, or "room:channel"`}
@@ -38,7 +36,7 @@ func (r *Registry) builtins() []*Command {
 			Args: []Arg{argRoom, argChannel}, Handler: r.channelInfo},
 		{Name: "history", Summary: "the newest messages of a room and channel, oldest first", Role: auth.RoleUser,
 			Args: []Arg{argRoom, argChannel,
-				{Name: "limit", Type: ArgInteger, Description: fmt.Sprintf("1-%d, default %d", store.MaxHistoryLimit, DefaultHistoryLimit)},
+				{Name: "limit", Type: ArgInteger, Description: fmt.Sprintf("1-%d, default %d", store.MaxHistoryLimit, store.DefaultHistoryLimit)},
 				{Name: "since", Type: ArgString, Description: "only messages after this message id or RFC 3339 time"},
 				{Name: "before", Type: ArgString, Description: "only messages before this message id or RFC 3339 time"}},
 			Handler: r.history},
@@ -169,9 +167,9 @@ func (r *Registry) history(ctx context.Context, req *Request) (string, any, erro
 	}
 	if r.deps.Store == nil {
 		return "", nil, protocol.NewError(protocol.CodeFeatureDisabled,
-			"history is off: persistence is disabled (ARQONBUS_ENABLE_PERSISTENCE=false)")
+			"history is off: persistence is disabled ("+config.VarEnablePersistence+"=false)")
 	}
-	q := store.Query{Limit: int(req.Int("limit", DefaultHistoryLimit))}
+	q := store.Query{Limit: int(req.Int("limit", store.DefaultHistoryLimit))}
 	var problems []string
 	if q.Limit < 1 || q.Limit > store.MaxHistoryLimit {
 		problems = append(problems, fmt.Sprintf("args.limit must be 1-%d", store.MaxHistoryLimit))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
 )
@@ -94,9 +95,10 @@ type Deps struct {
 	MaxReplyBytes int
 	Clock         func() time.Time
 	Logger        *slog.Logger
-	// Observe, when set, is told each command's name (or "unknown") and
-	// status ("success" or an error code).
-	Observe func(command, status string)
+	// Metrics counts each command by name (or "unknown", "prototype") and
+	// status ("success" or an error code): arqonbus_commands_total.
+	// Default: a private registry.
+	Metrics *metrics.Metrics
 }
 
 // Registry is the command table.
@@ -112,6 +114,9 @@ func New(d Deps) *Registry {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New(nil)
 	}
 	r := &Registry{deps: d, cmds: make(map[string]*Command)}
 	for _, c := range r.builtins() {
@@ -148,9 +153,7 @@ func (r *Registry) Handle(ctx context.Context, caller Caller, env *protocol.Enve
 }
 
 func (r *Registry) observe(name, status string) {
-	if r.deps.Observe != nil {
-		r.deps.Observe(name, status)
-	}
+	r.deps.Metrics.Commands.WithLabelValues(name, status).Inc()
 }
 
 func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelope) (string, string, any, error) {

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/memstore"
@@ -26,18 +28,18 @@ type fixture struct {
 	reg   *Registry
 	hub   *bus.Hub
 	store *memstore.Store
-	seen  []string
+	m     *metrics.Metrics
 }
 
 func newFixture(t *testing.T, lanesOpen bool) *fixture {
 	t.Helper()
-	f := &fixture{hub: bus.NewHub(4), store: memstore.New(100)}
+	f := &fixture{hub: bus.NewHub(4), store: memstore.New(100), m: metrics.New(nil)}
 	t.Cleanup(func() { _ = f.store.Close() })
 	f.reg = New(Deps{
 		Hub: f.hub, Store: f.store, PrototypeLanesOpen: lanesOpen,
 		Status:  func() Status { return Status{Service: "arqonbus", Profile: "dev"} },
 		Clock:   func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
-		Observe: func(c, s string) { f.seen = append(f.seen, c+"/"+s) },
+		Metrics: f.m,
 	})
 	return f
 }
@@ -151,7 +153,10 @@ func TestEveryCommandIsObservedWithItsOutcome(t *testing.T) {
 	f.run(t, user, "ping", "")
 	f.run(t, user, "bogus", "")
 	f.run(t, user, "join_channel", `{}`)
-	assert.Equal(t, []string{"ping/success", "unknown/UNKNOWN_COMMAND", "join_channel/VALIDATION_ERROR"}, f.seen)
+	for _, labels := range [][2]string{{"ping", "success"}, {"unknown", "UNKNOWN_COMMAND"}, {"join_channel", "VALIDATION_ERROR"}} {
+		assert.Equal(t, 1.0, promtest.ToFloat64(f.m.Commands.WithLabelValues(labels[0], labels[1])), "%s/%s", labels[0], labels[1])
+	}
+	assert.Equal(t, 3, promtest.CollectAndCount(f.m.Commands), "nothing else counted")
 }
 
 func TestChannelInfoCountsMembersAndMessages(t *testing.T) {

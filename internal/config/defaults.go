@@ -68,6 +68,8 @@ func Default(profile string) Config {
 }
 
 // Storage backends and modes, as stored in Config after normalisation.
+// config owns these values, as it owns the variables that set them; store
+// and app compare with them (store.PolicyOptions.Mode and Backend).
 const (
 	BackendMemory = "memory"
 	BackendRedis  = "redis"

@@ -42,8 +42,8 @@ func FuzzLoad(f *testing.F) {
 		const secret = "fuzz-hmac-secret-marker-0123456789"
 		s := settings[int(index)%len(settings)]
 		env := map[string]string{s.name: value}
-		if s.name != varSecret {
-			env[varSecret] = secret
+		if s.name != VarAuthJWTSecret {
+			env[VarAuthJWTSecret] = secret
 		}
 		leaks := func(text string) bool {
 			return strings.Contains(text, secret) && !strings.Contains(value, secret) && !strings.Contains(args, secret)

@@ -332,16 +332,16 @@ func TestEveryVariableHasAWorkingFlag(t *testing.T) {
 		kindBool: "", kindList: "HS384",
 	}
 	special := map[string][]string{
-		varEnvironment:   {"staging"},
-		varMaxJSONDepth:  {"42"},
-		varSendQueue:     {"2097152"},
-		varBackend:       {"redis", "--redis-url=redis://h.example"},
-		varMode:          {"strict", "--storage-backend=redis", "--redis-url=redis://h.example"},
-		varLogLevel:      {"error"},
-		varLogFormat:     {"json"},
-		varRedisURL:      {"redis://h.example:6380/1"},
-		varPublicKeyFile: {"/keys/pub.pem"},
-		varRedisLinger:   {"2ms"},
+		varEnvironment:          {"staging"},
+		varMaxJSONDepth:         {"42"},
+		varSendQueue:            {"2097152"},
+		varBackend:              {"redis", "--redis-url=redis://h.example"},
+		varMode:                 {"strict", "--storage-backend=redis", "--redis-url=redis://h.example"},
+		varLogLevel:             {"error"},
+		varLogFormat:            {"json"},
+		VarRedisURL:             {"redis://h.example:6380/1"},
+		VarAuthJWTPublicKeyFile: {"/keys/pub.pem"},
+		varRedisLinger:          {"2ms"},
 	}
 	for _, s := range settings {
 		t.Run(s.name, func(t *testing.T) {

@@ -56,18 +56,18 @@ func Preflight(ctx context.Context, c *Config, deps PreflightDeps) (warnings []s
 		}
 	}
 
-	if c.StorageMode == ModeStrict && c.StorageBackend == BackendRedis && c.RedisURL != "" && !bad[varRedisURL] && !bad[varRedisTimeout] {
+	if c.StorageMode == ModeStrict && c.StorageBackend == BackendRedis && c.RedisURL != "" && !bad[VarRedisURL] && !bad[varRedisTimeout] {
 		if msg := pingRedis(ctx, c, deps.PingRedis); msg != "" {
 			probs.add(msg)
 		}
 	}
 
 	if strict && !c.EnableAuth {
-		probs.add(fmt.Sprintf("%s must be true %s", varEnableAuth, where))
+		probs.add(fmt.Sprintf("%s must be true %s", VarEnableAuth, where))
 	}
 	// The strict preflight checks the key even while auth is off, so one run
 	// names every variable to set.
-	if (c.EnableAuth || strict) && !bad[varAlgorithms] {
+	if (c.EnableAuth || strict) && !bad[VarAuthJWTAlgorithms] {
 		w, p := c.checkKeys(strict, where)
 		warnings = append(warnings, w...)
 		for _, text := range p {
@@ -83,10 +83,10 @@ func Preflight(ctx context.Context, c *Config, deps PreflightDeps) (warnings []s
 	}
 
 	if c.AuthAllowQueryToken && c.profile() == ProfileProd {
-		if c.Explicit[varQueryToken] {
-			warnings = append(warnings, varQueryToken+"=true in prod: tokens in URLs can end up in proxy and access logs")
+		if c.Explicit[VarAuthAllowQueryToken] {
+			warnings = append(warnings, VarAuthAllowQueryToken+"=true in prod: tokens in URLs can end up in proxy and access logs")
 		} else {
-			probs.add(varQueryToken + " must be set explicitly to accept query-string tokens in prod")
+			probs.add(VarAuthAllowQueryToken + " must be set explicitly to accept query-string tokens in prod")
 		}
 	}
 
@@ -101,7 +101,7 @@ func Preflight(ctx context.Context, c *Config, deps PreflightDeps) (warnings []s
 // the problem text, or "". A missing PingRedis fails closed: strict mode
 // must not start without proof that Redis answers.
 func pingRedis(ctx context.Context, c *Config, ping func(context.Context, string, time.Duration) error) string {
-	prefix := fmt.Sprintf("%s: Redis at %s", varRedisURL, RedactURL(c.RedisURL))
+	prefix := fmt.Sprintf("%s: Redis at %s", VarRedisURL, RedactURL(c.RedisURL))
 	if ping == nil {
 		return prefix + " cannot be checked (no PING function); ARQONBUS_STORAGE_MODE=strict needs it to answer at startup"
 	}
@@ -135,8 +135,8 @@ func (c *Config) checkKeys(strict bool, where string) (warnings, problems []stri
 	filesOK := false
 	fileFailed := false
 	for _, f := range []struct{ name, path string }{
-		{varPublicKeyFile, c.AuthJWTPublicKeyFile},
-		{varJWKSFile, c.AuthJWKSFile},
+		{VarAuthJWTPublicKeyFile, c.AuthJWTPublicKeyFile},
+		{VarAuthJWKSFile, c.AuthJWKSFile},
 	} {
 		if f.path == "" {
 			continue
@@ -157,24 +157,24 @@ func (c *Config) checkKeys(strict bool, where string) (warnings, problems []stri
 		// The unreadable file is the problem to fix.
 	case !secret && c.AuthJWTPublicKeyFile == "" && c.AuthJWKSFile == "":
 		problems = append(problems, fmt.Sprintf("%s, %s or %s must be set: no key is configured, so no token could be verified",
-			varSecret, varPublicKeyFile, varJWKSFile))
+			VarAuthJWTSecret, VarAuthJWTPublicKeyFile, VarAuthJWKSFile))
 	case !hmac:
 		problems = append(problems, fmt.Sprintf("%s or %s must be set: %s (%s) allows no HMAC algorithm, so %s cannot verify tokens",
-			varPublicKeyFile, varJWKSFile, varAlgorithms, strings.Join(c.AuthJWTAlgorithms, ","), varSecret))
+			VarAuthJWTPublicKeyFile, VarAuthJWKSFile, VarAuthJWTAlgorithms, strings.Join(c.AuthJWTAlgorithms, ","), VarAuthJWTSecret))
 	default:
 		problems = append(problems, fmt.Sprintf("%s must be set: %s (%s) allows only HMAC algorithms, which never verify with a public key",
-			varSecret, varAlgorithms, strings.Join(c.AuthJWTAlgorithms, ",")))
+			VarAuthJWTSecret, VarAuthJWTAlgorithms, strings.Join(c.AuthJWTAlgorithms, ",")))
 	}
 
 	if secret && hmac && len(c.AuthJWTSecret) < minSecretLen {
 		if strict {
-			problems = append(problems, fmt.Sprintf("%s must be at least %d bytes %s", varSecret, minSecretLen, where))
+			problems = append(problems, fmt.Sprintf("%s must be at least %d bytes %s", VarAuthJWTSecret, minSecretLen, where))
 		} else {
-			warnings = append(warnings, fmt.Sprintf("%s is shorter than %d bytes; staging and prod refuse it", varSecret, minSecretLen))
+			warnings = append(warnings, fmt.Sprintf("%s is shorter than %d bytes; staging and prod refuse it", VarAuthJWTSecret, minSecretLen))
 		}
 	}
 	if secret && !hmac {
-		warnings = append(warnings, fmt.Sprintf("%s is set but %s allows no HMAC algorithm; the secret is unused", varSecret, varAlgorithms))
+		warnings = append(warnings, fmt.Sprintf("%s is set but %s allows no HMAC algorithm; the secret is unused", VarAuthJWTSecret, VarAuthJWTAlgorithms))
 	}
 	return warnings, problems
 }
@@ -221,12 +221,12 @@ func (c *Config) authProblem(text string) string {
 	if strings.Contains(text, varPrefix) {
 		return text
 	}
-	name := varSecret
+	name := VarAuthJWTSecret
 	switch {
 	case c.AuthJWTPublicKeyFile != "":
-		name = varPublicKeyFile
+		name = VarAuthJWTPublicKeyFile
 	case c.AuthJWKSFile != "":
-		name = varJWKSFile
+		name = VarAuthJWKSFile
 	}
 	return name + ": " + text
 }

@@ -89,7 +89,7 @@ func (c *Config) Print(w io.Writer) error {
 	var b strings.Builder
 	for _, s := range settings {
 		v := s.get(c)
-		if s.name == varRedisURL {
+		if s.name == VarRedisURL {
 			v = RedactURL(v)
 		}
 		b.WriteString(s.name)

@@ -27,24 +27,34 @@ const (
 	varHandshake      = "ARQONBUS_HANDSHAKE_TIMEOUT"
 	varWrite          = "ARQONBUS_WRITE_TIMEOUT"
 	varShutdown       = "ARQONBUS_SHUTDOWN_TIMEOUT"
-	varEnableAuth     = "ARQONBUS_ENABLE_AUTH"
-	varQueryToken     = "ARQONBUS_AUTH_ALLOW_QUERY_TOKEN"
-	varSecret         = "ARQONBUS_AUTH_JWT_SECRET"
-	varPublicKeyFile  = "ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE"
-	varJWKSFile       = "ARQONBUS_AUTH_JWKS_FILE"
-	varAlgorithms     = "ARQONBUS_AUTH_JWT_ALGORITHMS"
-	varLeeway         = "ARQONBUS_AUTH_LEEWAY"
 	varPrototypeRSI   = "ARQONBUS_ENABLE_PROTOTYPE_RSI"
 	varBackend        = "ARQONBUS_STORAGE_BACKEND"
 	varMode           = "ARQONBUS_STORAGE_MODE"
 	varHistorySize    = "ARQONBUS_MAX_HISTORY_SIZE"
 	varHistoryTTL     = "ARQONBUS_HISTORY_TTL"
-	varRedisURL       = "ARQONBUS_REDIS_URL"
 	varRedisTimeout   = "ARQONBUS_REDIS_TIMEOUT"
 	varRedisLinger    = "ARQONBUS_REDIS_BATCH_LINGER"
 	varLogLevel       = "ARQONBUS_LOG_LEVEL"
 	varLogFormat      = "ARQONBUS_LOG_FORMAT"
 	varGCHeapFloor    = "ARQONBUS_GC_HEAP_FLOOR"
+)
+
+// Variable names other packages quote in their messages (auth names the
+// variable to fix, the app and the history command name the setting that
+// turned something off). config owns every name; the others use these.
+const (
+	VarEnableAuth           = "ARQONBUS_ENABLE_AUTH"
+	VarAuthAllowQueryToken  = "ARQONBUS_AUTH_ALLOW_QUERY_TOKEN"
+	VarAuthJWTSecret        = "ARQONBUS_AUTH_JWT_SECRET"
+	VarAuthJWTPublicKeyFile = "ARQONBUS_AUTH_JWT_PUBLIC_KEY_FILE"
+	VarAuthJWKSFile         = "ARQONBUS_AUTH_JWKS_FILE"
+	VarAuthJWTAlgorithms    = "ARQONBUS_AUTH_JWT_ALGORITHMS"
+	VarAuthLeeway           = "ARQONBUS_AUTH_LEEWAY"
+	VarAuthIssuer           = "ARQONBUS_AUTH_ISSUER"
+	VarAuthAudience         = "ARQONBUS_AUTH_AUDIENCE"
+	VarAuthRequireTenant    = "ARQONBUS_AUTH_REQUIRE_TENANT"
+	VarEnablePersistence    = "ARQONBUS_ENABLE_PERSISTENCE"
+	VarRedisURL             = "ARQONBUS_REDIS_URL"
 )
 
 // varPrefix starts every variable; testVarPrefix is reserved for the test
@@ -200,30 +210,30 @@ var settings = []setting{
 	boolSetting("ARQONBUS_REQUIRE_MEMBERSHIP", "publishing to a pair requires membership", func(c *Config) *bool { return &c.RequireMembership }),
 	durationSetting(varPing, "keepalive ping period", func(c *Config) *time.Duration { return &c.PingInterval }),
 	durationSetting(varPong, "time to wait for a pong", func(c *Config) *time.Duration { return &c.PongTimeout }),
-	durationSetting(varHandshake, "bound on reading the upgrade request", func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
+	durationSetting(varHandshake, "bound on reading the upgrade request and writing its answer", func(c *Config) *time.Duration { return &c.HandshakeTimeout }),
 	durationSetting(varWrite, "bound on one socket write", func(c *Config) *time.Duration { return &c.WriteTimeout }),
 	durationSetting(varShutdown, "bound on the drain at SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 
-	boolSetting(varEnableAuth, "JWT authentication at the handshake (required in staging and prod)", func(c *Config) *bool { return &c.EnableAuth }),
-	boolSetting(varQueryToken, "accept ?token=, ?access_token=, ?auth_token=", func(c *Config) *bool { return &c.AuthAllowQueryToken }),
-	secretSetting(varSecret, "HMAC key (at least 32 bytes in staging and prod)", func(c *Config) *string { return &c.AuthJWTSecret }),
-	stringSetting(varPublicKeyFile, "PEM public key file (RSA, ECDSA, Ed25519)", func(c *Config) *string { return &c.AuthJWTPublicKeyFile }),
-	stringSetting(varJWKSFile, "JWK set file; keys chosen by kid", func(c *Config) *string { return &c.AuthJWKSFile }),
-	listSetting(varAlgorithms, "comma list of accepted JWT algorithms (exact case)", func(c *Config) *[]string { return &c.AuthJWTAlgorithms }),
-	durationSetting(varLeeway, "clock skew allowed on exp/nbf/iat (0..300s)", func(c *Config) *time.Duration { return &c.AuthLeeway }),
-	stringSetting("ARQONBUS_AUTH_ISSUER", "required iss claim, when set", func(c *Config) *string { return &c.AuthIssuer }),
-	stringSetting("ARQONBUS_AUTH_AUDIENCE", "required aud claim, when set", func(c *Config) *string { return &c.AuthAudience }),
-	boolSetting("ARQONBUS_AUTH_REQUIRE_TENANT", "require a tenant_id claim", func(c *Config) *bool { return &c.AuthRequireTenant }),
+	boolSetting(VarEnableAuth, "JWT authentication at the handshake (required in staging and prod)", func(c *Config) *bool { return &c.EnableAuth }),
+	boolSetting(VarAuthAllowQueryToken, "accept ?token=, ?access_token=, ?auth_token=", func(c *Config) *bool { return &c.AuthAllowQueryToken }),
+	secretSetting(VarAuthJWTSecret, "HMAC key (at least 32 bytes in staging and prod)", func(c *Config) *string { return &c.AuthJWTSecret }),
+	stringSetting(VarAuthJWTPublicKeyFile, "PEM public key file (RSA, ECDSA, Ed25519)", func(c *Config) *string { return &c.AuthJWTPublicKeyFile }),
+	stringSetting(VarAuthJWKSFile, "JWK set file; keys chosen by kid", func(c *Config) *string { return &c.AuthJWKSFile }),
+	listSetting(VarAuthJWTAlgorithms, "comma list of accepted JWT algorithms (exact case)", func(c *Config) *[]string { return &c.AuthJWTAlgorithms }),
+	durationSetting(VarAuthLeeway, "clock skew allowed on exp/nbf/iat (0..300s)", func(c *Config) *time.Duration { return &c.AuthLeeway }),
+	stringSetting(VarAuthIssuer, "required iss claim, when set", func(c *Config) *string { return &c.AuthIssuer }),
+	stringSetting(VarAuthAudience, "required aud claim, when set", func(c *Config) *string { return &c.AuthAudience }),
+	boolSetting(VarAuthRequireTenant, "require a tenant_id claim", func(c *Config) *bool { return &c.AuthRequireTenant }),
 
 	boolSetting("ARQONBUS_PREFLIGHT_STRICT", "run the strict preflight in dev too", func(c *Config) *bool { return &c.PreflightStrict }),
 	boolSetting(varPrototypeRSI, "open the experimental prototype lanes in staging and prod", func(c *Config) *bool { return &c.EnablePrototypeRSI }),
 
 	enumSetting(varBackend, "storage backend", backendEnum, func(c *Config) *string { return &c.StorageBackend }),
 	enumSetting(varMode, "storage failure policy", modeEnum, func(c *Config) *string { return &c.StorageMode }),
-	boolSetting("ARQONBUS_ENABLE_PERSISTENCE", "store messages at all", func(c *Config) *bool { return &c.EnablePersistence }),
+	boolSetting(VarEnablePersistence, "store messages at all", func(c *Config) *bool { return &c.EnablePersistence }),
 	intSetting(varHistorySize, "history length per (tenant, room, channel)", func(c *Config) *int { return &c.MaxHistorySize }),
 	durationSetting(varHistoryTTL, "expiry of idle Redis streams; 0 keeps them", func(c *Config) *time.Duration { return &c.HistoryTTL }),
-	stringSetting(varRedisURL, "redis:// or rediss:// URL", func(c *Config) *string { return &c.RedisURL }),
+	stringSetting(VarRedisURL, "redis:// or rediss:// URL", func(c *Config) *string { return &c.RedisURL }),
 	durationSetting(varRedisTimeout, "bound on every Redis call and the startup PING", func(c *Config) *time.Duration { return &c.RedisTimeout }),
 	durationSetting(varRedisLinger, "how long a busy batch of Redis appends waits for more (0..10ms); 0 sends at once", func(c *Config) *time.Duration { return &c.RedisBatchLinger }),
 

@@ -117,7 +117,7 @@ func (c *Config) validate() []problem {
 	v.positive(varShutdown, c.ShutdownTimeout)
 	v.positive(varRedisTimeout, c.RedisTimeout)
 	if c.AuthLeeway < 0 || c.AuthLeeway > maxLeeway {
-		v.add([]string{varLeeway}, "%s is out of range 0s..%s", c.AuthLeeway, maxLeeway)
+		v.add([]string{VarAuthLeeway}, "%s is out of range 0s..%s", c.AuthLeeway, maxLeeway)
 	}
 	if c.RedisBatchLinger < 0 || c.RedisBatchLinger > maxLinger {
 		v.add([]string{varRedisLinger}, "%s is out of range 0s..%s", c.RedisBatchLinger, maxLinger)
@@ -144,11 +144,11 @@ func (c *Config) validate() []problem {
 		v.add([]string{varMode, varBackend}, "strict needs ARQONBUS_STORAGE_BACKEND=redis (backend is %s; only Redis can be strict)", quote(c.StorageBackend))
 	}
 	if c.StorageBackend == BackendRedis && c.RedisURL == "" {
-		v.add([]string{varRedisURL, varBackend}, "must be set when ARQONBUS_STORAGE_BACKEND=redis")
+		v.add([]string{VarRedisURL, varBackend}, "must be set when ARQONBUS_STORAGE_BACKEND=redis")
 	}
 	if c.RedisURL != "" {
 		if err := checkRedisURL(c.RedisURL); err != "" {
-			v.add([]string{varRedisURL}, "%s", err)
+			v.add([]string{VarRedisURL}, "%s", err)
 		}
 	}
 	return v.list
@@ -159,11 +159,11 @@ func (c *Config) validate() []problem {
 // "none", at least one entry.
 func (c *Config) validateAlgorithms(v *validator) {
 	if len(c.AuthJWTAlgorithms) == 0 {
-		v.add([]string{varAlgorithms}, "must list at least one algorithm (%s)", strings.Join(algorithms, ", "))
+		v.add([]string{VarAuthJWTAlgorithms}, "must list at least one algorithm (%s)", strings.Join(algorithms, ", "))
 	}
 	for _, a := range c.AuthJWTAlgorithms {
 		if strings.EqualFold(a, "none") {
-			v.add([]string{varAlgorithms}, "%s is never accepted: unsigned tokens would authenticate anyone", quote(a))
+			v.add([]string{VarAuthJWTAlgorithms}, "%s is never accepted: unsigned tokens would authenticate anyone", quote(a))
 			continue
 		}
 		if isAlgorithm(a) {
@@ -175,7 +175,7 @@ func (c *Config) validateAlgorithms(v *validator) {
 				hint = "; names are case-sensitive, did you mean " + known + "?"
 			}
 		}
-		v.add([]string{varAlgorithms}, "%s is not a supported algorithm (%s)%s", quote(a), strings.Join(algorithms, ", "), hint)
+		v.add([]string{VarAuthJWTAlgorithms}, "%s is not a supported algorithm (%s)%s", quote(a), strings.Join(algorithms, ", "), hint)
 	}
 }
 

@@ -2,8 +2,7 @@ package metrics
 
 // Label values this package owns: the reasons and operations the transport,
 // the broker and the app count under. They live here because metrics is the
-// one package all of those may import (or, for the broker, whose names a
-// test checks against these lists); New starts each of them at 0.
+// one package all of those import; New starts each of them at 0.
 
 // Reasons of arqonbus_messages_dropped_total{reason}, besides the
 // "telemetry_<code>" reasons of DropTelemetry.

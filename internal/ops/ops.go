@@ -71,12 +71,27 @@ func Handler(o Options) http.Handler {
 	mux.Handle("GET /metrics", prom)
 	mux.Handle("GET /metrics/prometheus", prom)
 	if o.WebSocket != nil {
-		mux.Handle("GET /{$}", o.WebSocket)
-		mux.Handle("GET /ws", o.WebSocket)
+		HandleWebSocket(mux, o.WebSocket)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not Found", "details": "no such endpoint: " + r.URL.Path})
 	})
+	return mux
+}
+
+// HandleWebSocket registers h for WebSocket upgrades on / and /ws, the two
+// paths clients connect to (SPEC §2). Every listener that takes upgrades
+// registers them here, so the paths are spelt once.
+func HandleWebSocket(mux *http.ServeMux, h http.Handler) {
+	mux.Handle("GET /{$}", h)
+	mux.Handle("GET /ws", h)
+}
+
+// WebSocketOnly serves upgrades on / and /ws and answers 404 elsewhere: the
+// WebSocket listener when the ops endpoints have a port of their own.
+func WebSocketOnly(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	HandleWebSocket(mux, h)
 	return mux
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
@@ -28,9 +29,10 @@ var (
 
 // PolicyOptions configures NewPolicy.
 type PolicyOptions struct {
-	// Mode is ModeStrict or ModeDegraded (the default).
+	// Mode is config.ModeStrict or config.ModeDegraded (the default).
 	Mode string
-	// Backend is reported in Health (BackendMemory or BackendRedis).
+	// Backend is reported in Health (config.BackendMemory or
+	// config.BackendRedis).
 	Backend string
 	// Primary is the configured backend. Required; a Redis store may be
 	// created while Redis is down (go-redis connects lazily).
@@ -154,8 +156,8 @@ func NewPolicy(o PolicyOptions) *Policy {
 		now:      o.Clock,
 		kick:     make(chan struct{}, 1),
 	}
-	if p.mode != ModeStrict {
-		p.mode = ModeDegraded
+	if p.mode != config.ModeStrict {
+		p.mode = config.ModeDegraded
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -257,7 +259,7 @@ func (p *Policy) Append(ctx context.Context, key Key, env *protocol.Envelope) er
 		return p.appendFallback(ctx, key, env)
 	}
 	var start time.Time // when a failing write began: the degraded period starts there
-	if p.mode == ModeDegraded {
+	if p.mode == config.ModeDegraded {
 		start = p.now()
 	}
 	err := p.primary.Append(ctx, key, env)
@@ -352,7 +354,7 @@ func (p *Policy) ping(ctx context.Context) error {
 }
 
 // fallsBack reports whether failed writes go to the fallback.
-func (p *Policy) fallsBack() bool { return p.mode == ModeDegraded && p.fallback != nil }
+func (p *Policy) fallsBack() bool { return p.mode == config.ModeDegraded && p.fallback != nil }
 
 func (p *Policy) count(op, res int) { p.ops[op][res].Inc() }
 
@@ -375,7 +377,7 @@ func (p *Policy) observe(op int, err error) {
 // starts at the earliest such call, which may have fallen back too.
 func (p *Policy) fail(err error, since time.Time) {
 	to := stDown
-	if p.mode == ModeDegraded {
+	if p.mode == config.ModeDegraded {
 		to = stDegraded
 	}
 	if since.IsZero() {

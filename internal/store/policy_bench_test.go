@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/memstore"
@@ -15,7 +16,7 @@ import (
 // BenchmarkPolicyAppend is the policy's cost on the publish path over a
 // memory primary (mode checks, the operations counter).
 func BenchmarkPolicyAppend(b *testing.B) {
-	for _, mode := range []string{store.ModeStrict, store.ModeDegraded} {
+	for _, mode := range []string{config.ModeStrict, config.ModeDegraded} {
 		b.Run(mode, func(b *testing.B) {
 			p := store.NewPolicy(store.PolicyOptions{
 				Mode: mode, Primary: memstore.New(10000), Fallback: memstore.New(10000),

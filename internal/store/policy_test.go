@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
@@ -50,7 +51,7 @@ func newFixture(t *testing.T, mode string, startDown bool) *fixture {
 	}
 	f.primary.down.Store(startDown)
 	f.p = store.NewPolicy(store.PolicyOptions{
-		Mode: mode, Backend: store.BackendRedis,
+		Mode: mode, Backend: config.BackendRedis,
 		Primary: f.primary, Fallback: f.fallback,
 		Logger: slog.New(f.logs), Metrics: f.m,
 		ProbeInterval: time.Millisecond, MaxProbeInterval: 4 * time.Millisecond,
@@ -75,7 +76,7 @@ func msgAt(i int) *protocol.Envelope {
 }
 
 func TestStrictFailureIsReturnedAndGoesDownAtOnce(t *testing.T) {
-	f := newFixture(t, store.ModeStrict, false)
+	f := newFixture(t, config.ModeStrict, false)
 	ctx := context.Background()
 	require.NoError(t, f.p.Append(ctx, key, msgAt(0)))
 	assert.Equal(t, store.Health{Backend: "redis", Mode: "strict", State: "ok"}, f.p.Health())
@@ -108,7 +109,7 @@ func TestStrictFailureIsReturnedAndGoesDownAtOnce(t *testing.T) {
 }
 
 func TestStrictStartsDownWhenThePrimaryDoesNotAnswer(t *testing.T) {
-	f := newFixture(t, store.ModeStrict, true)
+	f := newFixture(t, config.ModeStrict, true)
 	assert.Equal(t, store.StateDown, f.state())
 	assert.ErrorIs(t, f.p.Append(context.Background(), key, msgAt(0)), store.ErrUnavailable)
 	f.primary.down.Store(false)
@@ -117,7 +118,7 @@ func TestStrictStartsDownWhenThePrimaryDoesNotAnswer(t *testing.T) {
 }
 
 func TestAFailingCallerIsNotABackendFailure(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, false)
+	f := newFixture(t, config.ModeDegraded, false)
 	canceled := error(context.Canceled)
 	f.primary.err.Store(&canceled)
 	f.primary.down.Store(true)
@@ -129,7 +130,7 @@ func TestAFailingCallerIsNotABackendFailure(t *testing.T) {
 }
 
 func TestDegradedStartsOnTheFallbackWhenThePrimaryIsDown(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, true)
+	f := newFixture(t, config.ModeDegraded, true)
 	ctx := context.Background()
 	h := f.p.Health()
 	assert.Equal(t, store.StateDegraded, h.State)
@@ -157,7 +158,7 @@ func TestDegradedStartsOnTheFallbackWhenThePrimaryIsDown(t *testing.T) {
 }
 
 func TestDegradedFailsOverOnceUnderConcurrentWrites(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, false)
+	f := newFixture(t, config.ModeDegraded, false)
 	ctx := context.Background()
 	require.NoError(t, f.p.Append(ctx, key, msgAt(0)))
 	f.primary.down.Store(true)
@@ -190,7 +191,7 @@ func TestDegradedFailsOverOnceUnderConcurrentWrites(t *testing.T) {
 // fallback during a degraded period [3 min, 4.5 min], then m5–m6 to the
 // primary again; message i is stamped i minutes in.
 func TestHistoryAcrossADegradedPeriod(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, false)
+	f := newFixture(t, config.ModeDegraded, false)
 	ctx := context.Background()
 	for i := range 3 {
 		require.NoError(t, f.p.Append(ctx, key, msgAt(i)))
@@ -258,7 +259,7 @@ func TestHistoryAcrossADegradedPeriod(t *testing.T) {
 
 func TestAMessageInBothStoresIsShownOnce(t *testing.T) {
 	// A write that timed out may have reached Redis and then the fallback.
-	f := newFixture(t, store.ModeDegraded, false)
+	f := newFixture(t, config.ModeDegraded, false)
 	ctx := context.Background()
 	f.clock.Set(msgAt(1).Timestamp)
 	f.primary.down.Store(true)
@@ -273,7 +274,7 @@ func TestAMessageInBothStoresIsShownOnce(t *testing.T) {
 }
 
 func TestAReadFailureFailsOverToo(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, false)
+	f := newFixture(t, config.ModeDegraded, false)
 	ctx := context.Background()
 	f.primary.down.Store(true)
 	p, err := f.p.History(ctx, key, store.Query{Limit: 5})
@@ -285,7 +286,7 @@ func TestAReadFailureFailsOverToo(t *testing.T) {
 }
 
 func TestCloseStopsTheProbeAndIsIdempotent(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, true) // the probe is busy
+	f := newFixture(t, config.ModeDegraded, true) // the probe is busy
 	eventually(t, func() bool { return f.primary.pings.Load() > 2 }, "probing")
 	require.NoError(t, f.p.Close())
 	require.NoError(t, f.p.Close())
@@ -308,7 +309,7 @@ func TestAStartContextEndingStopsTheProbe(t *testing.T) {
 }
 
 func TestHealthIsJSONForStatus(t *testing.T) {
-	f := newFixture(t, store.ModeDegraded, true)
+	f := newFixture(t, config.ModeDegraded, true)
 	b, err := json.Marshal(f.p.Health())
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"backend":"redis","mode":"degraded","state":"degraded","degraded":true,
@@ -324,7 +325,7 @@ func redisPolicy(t *testing.T, mr *miniredis.Miniredis, mode string) (*store.Pol
 	require.NoError(t, err)
 	logs := &logRecorder{}
 	p := store.NewPolicy(store.PolicyOptions{
-		Mode: mode, Backend: store.BackendRedis, Primary: rs, Fallback: memstore.New(100),
+		Mode: mode, Backend: config.BackendRedis, Primary: rs, Fallback: memstore.New(100),
 		Logger: slog.New(logs), ProbeInterval: time.Millisecond, MaxProbeInterval: 4 * time.Millisecond,
 	})
 	t.Cleanup(func() { _ = p.Close() })
@@ -334,7 +335,7 @@ func redisPolicy(t *testing.T, mr *miniredis.Miniredis, mode string) (*store.Pol
 
 func TestStrictOverRedisWithInjectedErrors(t *testing.T) {
 	mr := miniredis.RunT(t)
-	p, logs := redisPolicy(t, mr, store.ModeStrict)
+	p, logs := redisPolicy(t, mr, config.ModeStrict)
 	ctx := context.Background()
 	require.NoError(t, p.Append(ctx, key, msgAt(0)))
 	mr.SetError("READONLY You can't write against a read only replica.")
@@ -354,7 +355,7 @@ func TestStrictOverRedisWithInjectedErrors(t *testing.T) {
 
 func TestDegradedOverRedisWithInjectedErrors(t *testing.T) {
 	mr := miniredis.RunT(t)
-	p, logs := redisPolicy(t, mr, store.ModeDegraded)
+	p, logs := redisPolicy(t, mr, config.ModeDegraded)
 	ctx := context.Background()
 	require.NoError(t, p.Append(ctx, key, msgAt(0)))
 	mr.SetError("LOADING Redis is loading the dataset in memory")
@@ -376,7 +377,7 @@ func TestLastErrorNeverShowsTheRedisURL(t *testing.T) {
 	mr.Close()
 	rs, err := redisstore.New(redisstore.Options{URL: "redis://admin:hunter2-secret@" + addr + "/0", Timeout: time.Second})
 	require.NoError(t, err)
-	p := store.NewPolicy(store.PolicyOptions{Mode: store.ModeStrict, Backend: store.BackendRedis, Primary: rs})
+	p := store.NewPolicy(store.PolicyOptions{Mode: config.ModeStrict, Backend: config.BackendRedis, Primary: rs})
 	t.Cleanup(func() { _ = p.Close() })
 	require.NoError(t, p.Start(context.Background()))
 	h := p.Health()
@@ -391,7 +392,7 @@ func TestPolicyMeetsTheStoreContract(t *testing.T) {
 	t.Run("degraded over memory", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store {
 			p := store.NewPolicy(store.PolicyOptions{
-				Backend: store.BackendMemory, Primary: memstore.New(storetest.MinCapacity),
+				Backend: config.BackendMemory, Primary: memstore.New(storetest.MinCapacity),
 				Fallback: memstore.New(storetest.MinCapacity),
 			})
 			require.NoError(t, p.Start(context.Background()))
@@ -407,7 +408,7 @@ func TestPolicyMeetsTheStoreContract(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 			rs, err := redisstore.New(redisstore.Options{Client: c, KeyPrefix: prefix, MaxLen: storetest.MinCapacity})
 			require.NoError(t, err)
-			p := store.NewPolicy(store.PolicyOptions{Mode: store.ModeStrict, Backend: store.BackendRedis, Primary: rs})
+			p := store.NewPolicy(store.PolicyOptions{Mode: config.ModeStrict, Backend: config.BackendRedis, Primary: rs})
 			require.NoError(t, p.Start(context.Background()))
 			return p
 		})

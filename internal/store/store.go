@@ -1,6 +1,7 @@
 // Package store defines message history storage and the strict/degraded
 // policy that wraps a backend. Backends live in store/memstore and
-// store/redisstore; only this package knows about storage modes.
+// store/redisstore; only this package acts on the storage modes, whose
+// names (config.ModeStrict, config.ModeDegraded) config owns.
 //
 // Concurrency: every Store implementation is safe for concurrent use.
 package store
@@ -20,18 +21,6 @@ var ErrUnavailable = errors.New("storage backend unavailable")
 
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("store closed")
-
-// Modes (ARQONBUS_STORAGE_MODE).
-const (
-	ModeStrict   = "strict"
-	ModeDegraded = "degraded"
-)
-
-// Backends (ARQONBUS_STORAGE_BACKEND).
-const (
-	BackendMemory = "memory"
-	BackendRedis  = "redis"
-)
 
 // Key names one history stream: a tenant's (room, channel) pair. The parts are
 // kept apart; a backend that needs a single string escapes each part so that

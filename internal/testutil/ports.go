@@ -16,19 +16,21 @@ import (
 // port stays free). Prefer ARQONBUS_SERVER_PORT=0 otherwise.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := PickFreePort()
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
 	return p
 }
 
-// freePort draws a free loopback port below the kernel's ephemeral range,
+// PickFreePort is FreePort for code that has no test to fail (the Redis
+// harness, which picks a port for a server shared by a whole package). It
+// draws a free loopback port below the kernel's ephemeral range,
 // where neither servers started on port 0, outgoing connections nor
 // Docker's random bindings land (so a stopped Redis can get its port back),
 // and never hands out the same port twice in one process. It falls back to
 // a kernel-chosen port.
-func freePort() (int, error) {
+func PickFreePort() (int, error) {
 	freePorts.mu.Lock()
 	defer freePorts.mu.Unlock()
 	if freePorts.given == nil {

@@ -1,7 +1,7 @@
 // Package testutil holds the helpers every test tier shares: an in-process
-// server, clients, eventual assertions, tokens, Redis (miniredis, a real
-// server in a container or a process) and the built binary. It is imported
-// only from tests.
+// server, clients, eventual assertions, metrics, tokens and the built
+// binary. Redis for tests (miniredis, a real server in a container or a
+// process) is in testutil/redistest. It is imported only from tests.
 package testutil
 
 import (
@@ -42,6 +42,16 @@ type Option func(*config.Config)
 
 // WithConfig applies f to the configuration.
 func WithConfig(f func(*config.Config)) Option { return Option(f) }
+
+// WithRedis points the server at a Redis URL (redistest.Redis,
+// redistest.MiniRedis) with the given storage mode.
+func WithRedis(url, mode string) Option {
+	return func(c *config.Config) {
+		c.StorageBackend = config.BackendRedis
+		c.StorageMode = mode
+		c.RedisURL = url
+	}
+}
 
 // WithAuth turns HS256 authentication on with secret.
 func WithAuth(secret string) Option {
@@ -132,16 +142,8 @@ func MetricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if !labelsMatch(m.GetLabel(), labels) {
-				continue
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
+			if labelsMatch(m.GetLabel(), labels) {
+				return sampleValue(m)
 			}
 		}
 		t.Fatalf("metric %s has no series with labels %q (every known series starts at 0, so this is a wrong label, not a count of 0)", full, labels)
@@ -187,18 +189,35 @@ func (l *LogBuffer) String() string {
 // Contains reports whether the log holds s.
 func (l *LogBuffer) Contains(s string) bool { return strings.Contains(l.String(), s) }
 
-// Eventually polls cond every 10 ms until it holds or timeout passes, then
+// Eventually polls cond (see Poll) until it holds or timeout passes, then
 // fails the test with what.
 func Eventually(t testing.TB, cond func() bool, timeout time.Duration, what string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	if !Poll(timeout, cond) {
+		t.Fatalf("timed out after %s waiting for %s", timeout, fmt.Sprintf(what, args...))
+	}
+}
+
+// pollInterval is how often Poll checks its condition.
+const pollInterval = 10 * time.Millisecond
+
+// Poll checks cond every pollInterval until it holds (true) or timeout
+// passes (false, after one last check). It is Eventually for a wait whose
+// failure the test reports itself: with the last state seen, or as an
+// error that lets the test go on.
+func Poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
 	for {
 		if cond() {
-			return
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, fmt.Sprintf(what, args...))
+		select {
+		case <-deadline.C:
+			return cond()
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/client"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // presenceWithin bounds how long a client's presence may take to reach the
@@ -25,7 +26,7 @@ func TestTwoNodesSharingOneRedisShareRoomsDirectMessagesAndHistory(t *testing.T)
 	t.Parallel()
 	// A Redis of its own: every node uses the default key prefix and
 	// broker channel, so nodes of other tests would join this cluster.
-	srv := testutil.RedisWithFaults(t)
+	srv := redistest.RedisWithFaults(t)
 	env := redisEnv(srv.URL(), "strict")
 	nodeA, nodeB := testutil.RunBinary(t, env), testutil.RunBinary(t, env)
 	a, a2, b := dial(t, nodeA.URL), dial(t, nodeA.URL), dial(t, nodeB.URL)
@@ -68,7 +69,7 @@ func TestTwoNodesSharingOneRedisShareRoomsDirectMessagesAndHistory(t *testing.T)
 		var id string
 		attempts := 0
 		var last *protocol.Envelope
-		found := poll(presenceWithin, func() bool {
+		found := testutil.Poll(presenceWithin, func() bool {
 			attempts++
 			id = fmt.Sprintf("cluster_dm_%03d", attempts)
 			last = testutil.Request(t, a, &protocol.Envelope{ID: id, Type: protocol.TypeMessage,

@@ -29,10 +29,10 @@ package e2e
 import (
 	"testing"
 
-	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // TestMain fails the package when a goroutine of the test process leaks
 // (clients and HTTP connections must all be closed) and removes the shared
 // Redis, once there is one.
-func TestMain(m *testing.M) { testutil.RunMain(m) }
+func TestMain(m *testing.M) { redistest.RunMain(m) }

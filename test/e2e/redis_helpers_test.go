@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,19 +34,6 @@ func redisEnv(url, mode string, extra ...string) []string {
 	}, extra...)...)
 }
 
-// redisClient connects go-redis to srv for reading what the binary wrote;
-// it is closed when the test ends.
-func redisClient(t *testing.T, srv *testutil.RedisServer) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatalf("redis url %s: %v", srv, err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
 // readiness is a /readyz answer.
 type readiness struct {
 	code    int
@@ -72,7 +58,7 @@ func waitReadyz(t *testing.T, p *testutil.Proc, code int, storage string, timeou
 	t.Helper()
 	began := time.Now()
 	var last readiness
-	ok := poll(timeout, func() bool {
+	ok := testutil.Poll(timeout, func() bool {
 		last = readyz(t, p)
 		return last.code == code && last.storage == storage
 	})
@@ -83,49 +69,14 @@ func waitReadyz(t *testing.T, p *testutil.Proc, code int, storage string, timeou
 	return time.Since(began)
 }
 
-// pollInterval is how often poll checks its condition.
-const pollInterval = 20 * time.Millisecond
-
-// poll checks cond every pollInterval until it holds (true) or timeout
-// passes (false), for waits whose failure message needs the last state.
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return true
-		}
-		select {
-		case <-deadline.C:
-			return cond()
-		case <-tick.C:
-		}
-	}
-}
-
-// metric reads one unlabelled series from /metrics; ok is false when the
-// series is absent.
-func metric(t *testing.T, p *testutil.Proc, name string) (v float64, ok bool) {
+// scrape fetches the binary's /metrics.
+func scrape(t *testing.T, p *testutil.Proc) testutil.Exposition {
 	t.Helper()
 	code, _, body := p.Get(t, "/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d", code)
 	}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == name {
-			v, err := strconv.ParseFloat(f[1], 64)
-			if err != nil {
-				t.Fatalf("metric %s: %q is not a number", name, f[1])
-			}
-			return v, true
-		}
-	}
-	return 0, false
+	return testutil.ParseExposition(t, body)
 }
 
 // storageStatus returns /status's storage object.
@@ -358,7 +309,7 @@ func (r *loadRun) undelivered() int {
 // waitCount polls until at least want (from a running total) or fails.
 func waitCount(t *testing.T, total *atomic.Int64, want int64, timeout time.Duration, what string) {
 	t.Helper()
-	if !poll(timeout, func() bool { return total.Load() >= want }) {
+	if !testutil.Poll(timeout, func() bool { return total.Load() >= want }) {
 		t.Fatalf("timed out after %s waiting for %d %s; have %d", timeout, want, what, total.Load())
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // Deadlines of the storage tests. The spec bounds the strict /readyz turn
@@ -42,7 +43,7 @@ func TestStrictStorageWithRedisDownAtStartExitsWith2BeforeBinding(t *testing.T) 
 		{
 			name: "the Redis server is stopped",
 			url: func(t *testing.T) string {
-				srv := testutil.RedisWithFaults(t)
+				srv := redistest.RedisWithFaults(t)
 				srv.Stop(t)
 				return srv.URL()
 			},
@@ -72,7 +73,7 @@ func TestStrictStorageWithRedisDownAtStartExitsWith2BeforeBinding(t *testing.T) 
 
 func TestDegradedStorageStartsWithRedisDownServesAndReturnsToOKByItself(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RedisWithFaults(t)
+	srv := redistest.RedisWithFaults(t)
 	srv.Stop(t)
 	p := testutil.RunBinary(t, redisEnv(srv.URL(), "degraded", "ARQONBUS_REDIS_TIMEOUT=500ms"))
 	a, b := dial(t, p.URL), dial(t, p.URL)
@@ -98,7 +99,7 @@ func TestDegradedStorageStartsWithRedisDownServesAndReturnsToOKByItself(t *testi
 	})
 
 	t.Run("the degraded gauge is 1", func(t *testing.T) {
-		v, ok := metric(t, p, "arqonbus_storage_degraded")
+		v, ok := scrape(t, p).Value("storage_degraded")
 		require.True(t, ok, "arqonbus_storage_degraded is exported")
 		assert.Equal(t, 1.0, v)
 	})
@@ -112,7 +113,7 @@ func TestDegradedStorageStartsWithRedisDownServesAndReturnsToOKByItself(t *testi
 		got := testutil.Expect(t, b)
 		assert.Equal(t, "degraded_001", got.ID)
 		assert.Equal(t, a.ID(), got.Sender)
-		v, _ := metric(t, p, "arqonbus_storage_fallback_writes_total")
+		v := scrape(t, p).Get(t, "storage_fallback_writes_total")
 		assert.GreaterOrEqual(t, v, 1.0, "arqonbus_storage_fallback_writes_total")
 	})
 
@@ -123,7 +124,7 @@ func TestDegradedStorageStartsWithRedisDownServesAndReturnsToOKByItself(t *testi
 		t.Logf("storage back to ok %s after Redis answered", took.Round(time.Millisecond))
 		assert.Equal(t, "ok", storageStatus(t, p)["state"])
 		var v float64
-		poll(time.Second, func() bool { v, _ = metric(t, p, "arqonbus_storage_degraded"); return v == 0 })
+		testutil.Poll(time.Second, func() bool { v = scrape(t, p).Get(t, "storage_degraded"); return v == 0 })
 		assert.Equal(t, 0.0, v, "arqonbus_storage_degraded")
 	})
 
@@ -182,7 +183,7 @@ const (
 type loadFault struct {
 	name     string // what happens, as a subtest name
 	label    string // the report's name: <label>-under-load
-	down, up func(*testutil.RedisServer, testing.TB)
+	down, up func(*redistest.RedisServer, testing.TB)
 	// refusals ends the outage, once that many more writes were refused.
 	// A connection's writes are refused one at a time: against a stopped
 	// Redis each costs the client's dial retries (about 150 ms, some 70
@@ -195,9 +196,9 @@ func TestStrictStorageAcknowledgesOnlyWhatRedisHoldsWhenRedisFailsUnderLoad(t *t
 	t.Parallel()
 	for _, f := range []loadFault{
 		{name: "Redis is killed and started again", label: "kill", refusals: 200,
-			down: (*testutil.RedisServer).Stop, up: (*testutil.RedisServer).Start},
+			down: (*redistest.RedisServer).Stop, up: (*redistest.RedisServer).Start},
 		{name: "Redis hangs and resumes", label: "pause", refusals: 40,
-			down: (*testutil.RedisServer).Pause, up: (*testutil.RedisServer).Unpause},
+			down: (*redistest.RedisServer).Pause, up: (*redistest.RedisServer).Unpause},
 	} {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
@@ -210,8 +211,8 @@ func TestStrictStorageAcknowledgesOnlyWhatRedisHoldsWhenRedisFailsUnderLoad(t *t
 // it, and checks every reply against what Redis holds afterwards. The
 // numbers go to the test log and to build/e2e-<label>-under-load.txt.
 func publishThroughFault(t *testing.T, f loadFault) {
-	srv := testutil.RedisWithFaults(t)
-	rdb := redisClient(t, srv)
+	srv := redistest.RedisWithFaults(t)
+	rdb := redistest.RedisClient(t, srv)
 	// The harness runs Redis without persistence. A save point makes the
 	// SIGTERM of Stop write a snapshot that Start loads, so what Redis held
 	// when it went down can still be counted afterwards.
@@ -241,10 +242,10 @@ func publishThroughFault(t *testing.T, f loadFault) {
 	upAfter := waitReadyz(t, p, http.StatusOK, "ok", recoveryWithin)
 	waitCount(t, &load.acked, load.acked.Load()+loadPhase, loadPhaseLimit, "acks after Redis came back")
 	load.stopSending()
-	if !poll(loadPhaseLimit, func() bool { return load.unanswered() == 0 }) {
+	if !testutil.Poll(loadPhaseLimit, func() bool { return load.unanswered() == 0 }) {
 		t.Errorf("%d messages still have no reply %s after the last was sent", load.unanswered(), loadPhaseLimit)
 	}
-	if !poll(loadPhaseLimit, func() bool { return load.undelivered() == 0 }) {
+	if !testutil.Poll(loadPhaseLimit, func() bool { return load.undelivered() == 0 }) {
 		t.Errorf("%d acknowledged messages never reached the subscriber", load.undelivered())
 	}
 	load.halt()

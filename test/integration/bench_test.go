@@ -14,6 +14,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/store/storetest"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 var benchKey = store.Key{Tenant: "acme", Room: "bench", Channel: "main"}
@@ -22,7 +23,7 @@ var benchKey = store.Key{Tenant: "acme", Room: "bench", Channel: "main"}
 // with the server defaults for history length and timeout.
 func benchStore(b *testing.B) *redisstore.Store {
 	b.Helper()
-	srv := testutil.Redis(b)
+	srv := redistest.Redis(b)
 	s, err := redisstore.New(redisstore.Options{URL: srv.URL(), KeyPrefix: srv.Prefix(b)})
 	if err != nil {
 		b.Fatal(err)
@@ -123,7 +124,7 @@ func BenchmarkRedisAppendParallel(b *testing.B) {
 // in-process server in strict mode on a real Redis: stored before it is
 // acknowledged and delivered (testutil.BenchRoundTrips).
 func BenchmarkStrictRoundTrip(b *testing.B) {
-	srv := testutil.Redis(b)
+	srv := redistest.Redis(b)
 	testutil.BenchRoundTrips(b, testutil.StartServer(b, testutil.WithRedis(srv.URL(), config.ModeStrict),
 		testutil.WithConfig(func(c *config.Config) { c.RateLimitPerSecond = 0 })))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // chaos is 50 publishers of 20 messages each (four rounds of 5), at most 40
@@ -43,7 +44,7 @@ func restartAndWait(t *testing.T, s *testutil.Server, redisSrv durable) {
 
 func TestChaosInStrictModeEveryMessageGetsOneReplyNoRefusedOneIsDeliveredAndEveryAckedOneIsStored(t *testing.T) {
 	t.Parallel()
-	redisSrv := makeDurable(t, testutil.RedisWithFaults(t))
+	redisSrv := makeDurable(t, redistest.RedisWithFaults(t))
 	s := startOn(t, redisSrv.RedisServer, config.ModeStrict)
 	room := uniq("chaos-strict")
 	res := runLoad(t, s, room, chaos, chaosSteps(s, redisSrv))
@@ -65,7 +66,7 @@ func TestChaosInStrictModeEveryMessageGetsOneReplyNoRefusedOneIsDeliveredAndEver
 	}
 	assert.Len(t, res.delivered, len(acked), "the subscriber received exactly the acknowledged messages")
 
-	stored := streamMessageIDs(t, redisClient(t, redisSrv.RedisServer), "arqonbus:*"+globEscape(room)+"*")
+	stored := streamMessageIDs(t, redistest.RedisClient(t, redisSrv.RedisServer), "arqonbus:*"+globEscape(room)+"*")
 	var missing []string
 	for _, id := range acked {
 		if stored[id] == 0 {
@@ -95,7 +96,7 @@ func TestChaosInStrictModeEveryMessageGetsOneReplyNoRefusedOneIsDeliveredAndEver
 
 func TestChaosInDegradedModeEveryMessageIsAcknowledgedAndDeliveredOnce(t *testing.T) {
 	t.Parallel()
-	redisSrv := makeDurable(t, testutil.RedisWithFaults(t))
+	redisSrv := makeDurable(t, redistest.RedisWithFaults(t))
 	s := startOn(t, redisSrv.RedisServer, config.ModeDegraded)
 	room := uniq("chaos-degraded")
 	res := runLoad(t, s, room, chaos, chaosSteps(s, redisSrv))
@@ -114,7 +115,7 @@ func TestChaosInDegradedModeEveryMessageIsAcknowledgedAndDeliveredOnce(t *testin
 	assert.Equal(t, 0.0, s.Counter(t, "storage_degraded"))
 	fallback := s.Counter(t, "storage_fallback_writes_total")
 	assert.Positive(t, fallback, "some writes went to the memory fallback")
-	stored := streamMessageIDs(t, redisClient(t, redisSrv.RedisServer), "arqonbus:*"+globEscape(room)+"*")
+	stored := streamMessageIDs(t, redistest.RedisClient(t, redisSrv.RedisServer), "arqonbus:*"+globEscape(room)+"*")
 	inRedis := 0
 	for _, id := range acked {
 		if stored[id] > 0 {

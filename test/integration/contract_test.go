@@ -6,18 +6,19 @@ import (
 	"context"
 	"testing"
 
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/memstore"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/store/storetest"
-	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // newRedisStore returns a Redis Streams store on the shared Redis under a key
 // prefix of its own, dialling its own client (closed with the store).
 func newRedisStore(t *testing.T, o redisstore.Options) *redisstore.Store {
 	t.Helper()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	o.URL = srv.URL()
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = srv.Prefix(t)
@@ -43,7 +44,7 @@ func TestStrictPolicyOverRealRedisMeetsTheStoreContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		p := store.NewPolicy(store.PolicyOptions{
-			Mode: store.ModeStrict, Backend: store.BackendRedis,
+			Mode: config.ModeStrict, Backend: config.BackendRedis,
 			Primary: newRedisStore(t, redisstore.Options{}),
 		})
 		if err := p.Start(context.Background()); err != nil {
@@ -57,7 +58,7 @@ func TestDegradedPolicyOverRealRedisMeetsTheStoreContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		p := store.NewPolicy(store.PolicyOptions{
-			Mode: store.ModeDegraded, Backend: store.BackendRedis,
+			Mode: config.ModeDegraded, Backend: config.BackendRedis,
 			Primary:  newRedisStore(t, redisstore.Options{}),
 			Fallback: memstore.New(storetest.MinCapacity),
 		})

@@ -13,18 +13,19 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 func TestADamagedStoredEntryIsServedLoggedAndCountedNotDropped(t *testing.T) {
 	t.Parallel()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	s := testutil.StartServer(t, testutil.WithRedis(srv.URL(), config.ModeStrict))
 	c := testutil.Dial(t, s)
 	room := uniq("damaged")
 	_, err := publish(testutil.Ctx(t), c, room, "main", "good-1", 1)
 	require.NoError(t, err)
 
-	rc := redisClient(t, srv)
+	rc := redistest.RedisClient(t, srv)
 	var stream string
 	for _, k := range scanKeys(t, rc, "arqonbus:*"+globEscape(room)+"*") {
 		if strings.HasSuffix(k, ":stream") {

@@ -14,11 +14,12 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 func TestDegradedModeKeepsAckingAndDeliveringWhileRedisIsStoppedAndSaysSoUntilItReturns(t *testing.T) {
 	t.Parallel()
-	redisSrv := makeDurable(t, testutil.RedisWithFaults(t))
+	redisSrv := makeDurable(t, redistest.RedisWithFaults(t))
 	s := startOn(t, redisSrv.RedisServer, config.ModeDegraded)
 	sender, peer := testutil.Dial(t, s), testutil.Dial(t, s)
 	testutil.Join(t, peer, "lab", "main")
@@ -94,7 +95,7 @@ func TestDegradedModeKeepsAckingAndDeliveringWhileRedisIsStoppedAndSaysSoUntilIt
 
 func TestDegradedModeStartsWhileRedisIsStoppedAndMovesToRedisWhenItStarts(t *testing.T) {
 	t.Parallel()
-	redisSrv := testutil.RedisWithFaults(t)
+	redisSrv := redistest.RedisWithFaults(t)
 	redisSrv.Stop(t)
 	s := startOn(t, redisSrv, config.ModeDegraded)
 	code, body := s.Get(t, "/readyz")
@@ -115,7 +116,7 @@ func TestDegradedModeStartsWhileRedisIsStoppedAndMovesToRedisWhenItStarts(t *tes
 	require.NoError(t, err)
 	assert.True(t, ack(t, r).Persisted)
 	assert.Equal(t, 1.0, s.Counter(t, "storage_fallback_writes_total"), "writes go to Redis again")
-	stored := streamMessageIDs(t, redisClient(t, redisSrv), "arqonbus:*")
+	stored := streamMessageIDs(t, redistest.RedisClient(t, redisSrv), "arqonbus:*")
 	assert.Equal(t, map[string]int{"on-redis": 1}, stored)
 	ids, complete := historyPage(t, c, "lab", "main", 50)
 	assert.Equal(t, []string{"on-fallback", "on-redis"}, ids)
@@ -137,7 +138,7 @@ func messageIDs(data map[string]any) []string {
 
 func TestDegradedModeKeepsAckingWithinAboutTheRedisTimeoutWhileRedisHangs(t *testing.T) {
 	t.Parallel()
-	redisSrv := testutil.RedisWithFaults(t)
+	redisSrv := redistest.RedisWithFaults(t)
 	s := startOn(t, redisSrv, config.ModeDegraded)
 	sender, peer := testutil.Dial(t, s), testutil.Dial(t, s)
 	testutil.Join(t, peer, "lab", "main")

@@ -15,11 +15,12 @@ import (
 	"github.com/arqonbus/arqonbus/internal/app"
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 func TestNoAcknowledgedMessageIsMissingFromHistoryAfterRedisStopsAndStartsTwice(t *testing.T) {
 	t.Parallel()
-	redisSrv := makeDurable(t, testutil.RedisWithFaults(t))
+	redisSrv := makeDurable(t, redistest.RedisWithFaults(t))
 	s := startOn(t, redisSrv.RedisServer, config.ModeStrict)
 	room := uniq("durable")
 	l := load{clients: 5, each: 8, pace: 20 * time.Millisecond}
@@ -36,7 +37,7 @@ func TestNoAcknowledgedMessageIsMissingFromHistoryAfterRedisStopsAndStartsTwice(
 	assert.NotEmpty(t, acked)
 	assert.Equal(t, res.ids("ack", true), sortedAfter(res), "every message of the last round, after both restarts, is acknowledged")
 
-	stored := streamMessageIDs(t, redisClient(t, redisSrv.RedisServer), "arqonbus:*"+globEscape(room)+"*")
+	stored := streamMessageIDs(t, redistest.RedisClient(t, redisSrv.RedisServer), "arqonbus:*"+globEscape(room)+"*")
 	c := testutil.Dial(t, s)
 	history, complete := historyPage(t, c, room, "main", 500)
 	inHistory := map[string]bool{}
@@ -76,7 +77,7 @@ func preflight(t *testing.T, environ ...string) (int, string, time.Duration) {
 
 func TestStrictModeRefusesToStartWithExitStatus2WhileRedisIsDownOrHangs(t *testing.T) {
 	t.Parallel()
-	redisSrv := testutil.RedisWithFaults(t)
+	redisSrv := redistest.RedisWithFaults(t)
 	const timeout = 500 * time.Millisecond
 	env := func(mode, url string) []string {
 		return []string{

@@ -20,6 +20,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // redisTimeout is ARQONBUS_REDIS_TIMEOUT for the servers under fault: short,
@@ -32,7 +33,7 @@ const recoverWithin = 15 * time.Second
 
 // startOn starts an in-process server whose storage is the Redis srv in the
 // given mode, with redisTimeout.
-func startOn(t *testing.T, srv *testutil.RedisServer, mode string, opts ...testutil.Option) *testutil.Server {
+func startOn(t *testing.T, srv *redistest.RedisServer, mode string, opts ...testutil.Option) *testutil.Server {
 	t.Helper()
 	opts = append([]testutil.Option{
 		testutil.WithRedis(srv.URL(), mode),
@@ -41,27 +42,15 @@ func startOn(t *testing.T, srv *testutil.RedisServer, mode string, opts ...testu
 	return testutil.StartServer(t, opts...)
 }
 
-// redisClient returns a go-redis client of srv, closed when the test ends.
-func redisClient(t testing.TB, srv *testutil.RedisServer) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatalf("redis url: %v", err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // durable makes srv save its data when it stops, and load it when it starts
 // again. The test harness runs Redis without persistence (a stopped Redis
 // comes back empty), which would make "an acknowledged message is always in
 // history" untestable across a restart; a production Redis is configured to
 // keep its data. The setting is not in the server's arguments, so Start puts
 // it back after every restart.
-type durable struct{ *testutil.RedisServer }
+type durable struct{ *redistest.RedisServer }
 
-func makeDurable(t *testing.T, srv *testutil.RedisServer) durable {
+func makeDurable(t *testing.T, srv *redistest.RedisServer) durable {
 	t.Helper()
 	d := durable{srv}
 	d.configure(t)
@@ -77,12 +66,7 @@ func (d durable) Start(t *testing.T) {
 
 func (d durable) configure(t *testing.T) {
 	t.Helper()
-	opts, err := redis.ParseURL(d.URL())
-	if err != nil {
-		t.Fatalf("redis url: %v", err)
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
+	c := redistest.RedisClient(t, d.RedisServer)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// A save point makes a SIGTERM'd redis-server write its RDB file before

@@ -18,6 +18,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/store/storetest"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // collidingKeys are pairs of keys that one naive "tenant:room:channel" string
@@ -37,7 +38,7 @@ var collidingKeys = []store.Key{
 
 func TestKeysThatAJoinedStringWouldMergeGetStreamsOfTheirOwnInRedis(t *testing.T) {
 	t.Parallel()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	prefix := srv.Prefix(t)
 	s := newRedisStore(t, redisstore.Options{KeyPrefix: prefix})
 	t.Cleanup(func() { _ = s.Close() })
@@ -48,7 +49,7 @@ func TestKeysThatAJoinedStringWouldMergeGetStreamsOfTheirOwnInRedis(t *testing.T
 		require.NoError(t, s.Append(ctx, k, m))
 	}
 
-	rc := redisClient(t, srv)
+	rc := redistest.RedisClient(t, srv)
 	keys := scanKeys(t, rc, globEscape(prefix)+"*")
 	sort.Strings(keys)
 	require.Len(t, keys, 3*len(collidingKeys), "one stream, index and order key per (tenant, room, channel): %q", keys)
@@ -77,7 +78,7 @@ func TestKeysThatAJoinedStringWouldMergeGetStreamsOfTheirOwnInRedis(t *testing.T
 
 func TestRoomsAndChannelsThatJoinToTheSameStringStayApartThroughTheServer(t *testing.T) {
 	t.Parallel()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	s := testutil.StartServer(t, testutil.WithRedis(srv.URL(), config.ModeStrict))
 	c := testutil.Dial(t, s)
 	base := uniq("esc")
@@ -92,20 +93,20 @@ func TestRoomsAndChannelsThatJoinToTheSameStringStayApartThroughTheServer(t *tes
 		assert.Equal(t, []string{fmt.Sprintf("pair%d", i)}, ids, "history of room %q channel %q", p[0], p[1])
 		assert.True(t, complete)
 	}
-	keys := scanKeys(t, redisClient(t, srv), "arqonbus:*"+globEscape(base)+"*")
+	keys := scanKeys(t, redistest.RedisClient(t, srv), "arqonbus:*"+globEscape(base)+"*")
 	assert.Len(t, keys, 6, "two streams with their index and order keys: %q", keys)
 }
 
 func TestApproximateMaxlenKeepsBetweenMaxlenAndOneNodeMoreAndTrimsTheIdIndexAlongside(t *testing.T) {
 	t.Parallel()
 	const maxLen, total = 100, 1037
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	prefix := srv.Prefix(t)
 	s := newRedisStore(t, redisstore.Options{KeyPrefix: prefix, MaxLen: maxLen})
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	k := store.Key{Tenant: "acme", Room: "trim", Channel: "main"}
-	rc := redisClient(t, srv)
+	rc := redistest.RedisClient(t, srv)
 	node, err := rc.ConfigGet(ctx, "stream-node-max-entries").Result()
 	require.NoError(t, err)
 	var nodeEntries int64
@@ -164,7 +165,7 @@ func TestApproximateMaxlenKeepsBetweenMaxlenAndOneNodeMoreAndTrimsTheIdIndexAlon
 func TestHistoryTTLPutsAnExpiryOnEveryKeyOfAStreamAndRefreshesIt(t *testing.T) {
 	t.Parallel()
 	const ttl = 2 * time.Minute
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	prefix := srv.Prefix(t)
 	s := newRedisStore(t, redisstore.Options{KeyPrefix: prefix, TTL: ttl})
 	t.Cleanup(func() { _ = s.Close() })
@@ -172,7 +173,7 @@ func TestHistoryTTLPutsAnExpiryOnEveryKeyOfAStreamAndRefreshesIt(t *testing.T) {
 	k := store.Key{Tenant: "acme", Room: "ttl", Channel: "main"}
 	require.NoError(t, s.Append(ctx, k, storetest.Msg(k, 0)))
 
-	rc := redisClient(t, srv)
+	rc := redistest.RedisClient(t, srv)
 	keys := scanKeys(t, rc, globEscape(prefix)+"*")
 	require.Len(t, keys, 3)
 	for _, key := range keys {
@@ -192,14 +193,14 @@ func TestHistoryTTLPutsAnExpiryOnEveryKeyOfAStreamAndRefreshesIt(t *testing.T) {
 
 func TestAStreamWithATTLIsGoneOnceItExpires(t *testing.T) {
 	t.Parallel()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	prefix := srv.Prefix(t)
 	s := newRedisStore(t, redisstore.Options{KeyPrefix: prefix, TTL: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	k := store.Key{Tenant: "acme", Room: "gone", Channel: "main"}
 	require.NoError(t, s.Append(ctx, k, storetest.Msg(k, 0)))
-	rc := redisClient(t, srv)
+	rc := redistest.RedisClient(t, srv)
 	testutil.Eventually(t, func() bool { return len(scanKeys(t, rc, globEscape(prefix)+"*")) == 0 },
 		5*time.Second, "every key of the stream expired")
 	p, err := s.History(ctx, k, store.Query{Limit: 10})
@@ -210,7 +211,7 @@ func TestAStreamWithATTLIsGoneOnceItExpires(t *testing.T) {
 
 func TestTheHistoryTTLVariableReachesRedisThroughTheServer(t *testing.T) {
 	t.Parallel()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	loaded, err := config.LoadEnviron([]string{
 		"ARQONBUS_STORAGE_BACKEND=redis", "ARQONBUS_REDIS_URL=" + srv.URL(), "ARQONBUS_HISTORY_TTL=90s",
 	}, nil)
@@ -221,7 +222,7 @@ func TestTheHistoryTTLVariableReachesRedisThroughTheServer(t *testing.T) {
 	}))
 	without := testutil.StartServer(t, testutil.WithRedis(srv.URL(), config.ModeDegraded))
 
-	rc := redisClient(t, srv)
+	rc := redistest.RedisClient(t, srv)
 	ctx := context.Background()
 	for _, c := range []struct {
 		name   string

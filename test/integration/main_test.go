@@ -20,9 +20,9 @@
 //   - bench_test.go: append and history latency on real Redis.
 //   - helpers_test.go: servers on a Redis, /readyz, history, stream reads.
 //
-// Tests that only read and write use the shared testutil.Redis with a key
+// Tests that only read and write use the shared redistest.Redis with a key
 // prefix (or room names) of their own and run in parallel; tests that inject
-// faults take a Redis of their own from testutil.RedisWithFaults.
+// faults take a Redis of their own from redistest.RedisWithFaults.
 //
 // Run with `make test-integration` or
 // `go test -race -count=1 -tags integration ./test/integration/...`.
@@ -35,7 +35,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/arqonbus/arqonbus/internal/app"
-	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // TestMain removes the shared Redis and fails the package on leaked
@@ -45,5 +45,5 @@ import (
 // any client exists: servers report Redis trouble in their own logs.
 func TestMain(m *testing.M) {
 	app.RouteRedisLogs(slog.New(slog.DiscardHandler))
-	testutil.RunMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	redistest.RunMain(m, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
 }

@@ -16,12 +16,13 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // twoNodes starts two servers that share the shared Redis.
 func twoNodes(t *testing.T, opts ...testutil.Option) (*testutil.Server, *testutil.Server) {
 	t.Helper()
-	srv := testutil.Redis(t)
+	srv := redistest.Redis(t)
 	opts = append([]testutil.Option{testutil.WithRedis(srv.URL(), config.ModeStrict)}, opts...)
 	return testutil.StartServer(t, opts...), testutil.StartServer(t, opts...)
 }
@@ -140,13 +141,13 @@ func TestTenantsStayApartAcrossNodes(t *testing.T) {
 
 // twoNodesOn starts two servers that share the Redis srv, in degraded mode
 // with redisTimeout.
-func twoNodesOn(t *testing.T, srv *testutil.RedisServer) (*testutil.Server, *testutil.Server) {
+func twoNodesOn(t *testing.T, srv *redistest.RedisServer) (*testutil.Server, *testutil.Server) {
 	t.Helper()
 	return startOn(t, srv, config.ModeDegraded), startOn(t, srv, config.ModeDegraded)
 }
 
 // restartBoth stops and starts Redis and waits until both nodes use it again.
-func restartBoth(t *testing.T, srv *testutil.RedisServer, a, b *testutil.Server) {
+func restartBoth(t *testing.T, srv *redistest.RedisServer, a, b *testutil.Server) {
 	t.Helper()
 	srv.Stop(t)
 	srv.Start(t)
@@ -160,7 +161,7 @@ func restartBoth(t *testing.T, srv *testutil.RedisServer, a, b *testutil.Server)
 
 func TestTwoNodesKeepSharingRoomsAfterRedisRestarts(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RedisWithFaults(t)
+	srv := redistest.RedisWithFaults(t)
 	a, b := twoNodesOn(t, srv)
 	onA, onB := testutil.Dial(t, a), testutil.Dial(t, b)
 	testutil.Join(t, onA, "lab", "main")
@@ -200,7 +201,7 @@ func eventuallyReaches(t *testing.T, from, to *client.Client, tag string) {
 // reach a connected client, so presence must be written again.
 func TestADirectMessageReachesAClientOnTheOtherNodeAfterRedisComesBackEmpty(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RedisWithFaults(t)
+	srv := redistest.RedisWithFaults(t)
 	a, b := twoNodesOn(t, srv)
 	onA, onB := testutil.Dial(t, a), testutil.Dial(t, b)
 	r := directMessage(t, onA, onB.ID(), "dm-before")
@@ -208,7 +209,7 @@ func TestADirectMessageReachesAClientOnTheOtherNodeAfterRedisComesBackEmpty(t *t
 	testutil.Expect(t, onB)
 
 	restartBoth(t, srv, a, b)
-	keys := scanKeys(t, redisClient(t, srv), "*")
+	keys := scanKeys(t, redistest.RedisClient(t, srv), "*")
 	t.Logf("keys in Redis after the restart: %q", keys)
 
 	// The node liveness key is refreshed every 10 s; give presence as long

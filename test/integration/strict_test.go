@@ -13,6 +13,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // readyzDownWithin is how soon /readyz must turn 503 after the first failed
@@ -21,7 +22,7 @@ const readyzDownWithin = 2 * time.Second
 
 func TestStrictModeRefusesAndDeliversNothingWhileRedisIsStoppedAndRecoversByItself(t *testing.T) {
 	t.Parallel()
-	redisSrv := testutil.RedisWithFaults(t)
+	redisSrv := redistest.RedisWithFaults(t)
 	s := startOn(t, redisSrv, config.ModeStrict)
 	sender, peer := testutil.Dial(t, s), testutil.Dial(t, s)
 	testutil.Join(t, peer, "lab", "main")
@@ -78,7 +79,7 @@ func TestStrictModeRefusesAndDeliversNothingWhileRedisIsStoppedAndRecoversByItse
 
 func TestStrictModeAnswersWithinAboutTheRedisTimeoutWhileRedisHangs(t *testing.T) {
 	t.Parallel()
-	redisSrv := testutil.RedisWithFaults(t)
+	redisSrv := redistest.RedisWithFaults(t)
 	s := startOn(t, redisSrv, config.ModeStrict)
 	sender, peer := testutil.Dial(t, s), testutil.Dial(t, s)
 	testutil.Join(t, peer, "lab", "main")
@@ -123,14 +124,16 @@ func TestStrictModeAnswersWithinAboutTheRedisTimeoutWhileRedisHangs(t *testing.T
 	assert.Equal(t, "after-unpause", testutil.Expect(t, peer).ID, "none of the refused messages was delivered")
 }
 
-// The storage state only changes when a call fails: the probe runs after a
-// failure, never before one. A strict node that publishes nothing keeps
-// answering /readyz 200 "ok" with its Redis gone, so a load balancer keeps
-// sending it clients whose every message will be refused. SPEC §8 wants 503
-// while strict storage is down (DESIGN §5: 200 only when Redis answers).
+// The storage state used to change only when a call failed: the probe ran
+// after a failure, never before one, so a strict node that published nothing
+// kept answering /readyz 200 "ok" with its Redis gone, and a load balancer
+// kept sending it clients whose every message would be refused. Now the
+// policy also pings a healthy primary (store.DefaultHealthInterval), so an
+// idle strict node turns 503 while Redis is down and 200 once it answers
+// again (SPEC §8; DESIGN §5: 200 only when Redis answers).
 func TestAnIdleStrictNodeTurnsUnreadyWhenRedisStops(t *testing.T) {
 	t.Parallel()
-	redisSrv := testutil.RedisWithFaults(t)
+	redisSrv := redistest.RedisWithFaults(t)
 	s := startOn(t, redisSrv, config.ModeStrict)
 	redisSrv.Stop(t)
 	waitReadyz(t, s, http.StatusServiceUnavailable, "down", 10*time.Second)

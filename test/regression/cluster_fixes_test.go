@@ -14,6 +14,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // TestRegression_AnIdleStrictNodeTurnsUnreadyWhenRedisStops: the storage
@@ -22,7 +23,7 @@ import (
 // and a load balancer kept sending it clients whose every message would be
 // refused. A healthy primary is now pinged every second (SPEC §8).
 func TestRegression_AnIdleStrictNodeTurnsUnreadyWhenRedisStops(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	s := testutil.StartServer(t, testutil.WithRedis("redis://"+mr.Addr(), config.ModeStrict),
 		testutil.WithConfig(func(c *config.Config) { c.RedisTimeout = 300 * time.Millisecond }))
 	mr.Close()
@@ -39,7 +40,7 @@ func TestRegression_AnIdleStrictNodeTurnsUnreadyWhenRedisStops(t *testing.T) {
 // nodes until it reconnected. A node now announces its clients again when
 // its heartbeat finds its liveness key gone.
 func TestRegression_DirectMessagesFindClientsOnOtherNodesAfterRedisLosesItsData(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	url := "redis://" + mr.Addr()
 	a := testutil.StartServer(t, testutil.WithRedis(url, config.ModeDegraded))
 	b := testutil.StartServer(t, testutil.WithRedis(url, config.ModeDegraded))

@@ -9,7 +9,7 @@
 // (testutil.StartServer, or app.Run for the entry point) and Redis is
 // miniredis. The exceptions need a Redis that can be paused, which miniredis
 // cannot: the harness's own fault controls, and a write that Redis runs
-// after its sender gave up. They use testutil.RedisWithFaults: a container
+// after its sender gave up. They use redistest.RedisWithFaults: a container
 // when a Docker engine answers, else a redis-server process (they skip on a
 // laptop with neither, and fail under CI).
 //

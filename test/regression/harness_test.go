@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // The harness paused a Redis container with Docker's pause. The engine records
@@ -21,10 +21,10 @@ import (
 // Now a paused server is one whose processes are stopped by SIGSTOP, so every
 // Pause is answered by silence and every Unpause by PONG, however fast they come.
 // The race needs a loaded engine to show; TestContainerPauseLeavesTheEnginesStateAlone
-// (internal/testutil) pins the mechanism on any engine.
+// (internal/testutil/redistest) pins the mechanism on any engine.
 func TestRegression_RedisFaultControlsHoldOverRapidPauseCycles(t *testing.T) {
-	srv := testutil.RedisWithFaults(t)
-	c := testutil.RedisClient(t, srv)
+	srv := redistest.RedisWithFaults(t)
+	c := redistest.RedisClient(t, srv)
 	ping := func(timeout time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()

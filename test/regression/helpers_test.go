@@ -1,7 +1,6 @@
 package regression
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -278,32 +277,13 @@ func field(m map[string]any, path ...string) any {
 // appRunTimeout bounds an app.Run that should end by itself.
 const appRunTimeout = 10 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running
-// app and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runApp runs one arqonbus command line in-process (app.Run, the whole
 // program main calls) with exactly environ as its environment, and returns
 // its exit status and output. A run that does not end within appRunTimeout
 // is stopped and fails the test.
 func runApp(t testing.TB, environ []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testutil.LogBuffer // written by the run, read by the test
 	ctx, cancel := context.WithTimeout(context.Background(), appRunTimeout)
 	defer cancel()
 	code = app.Run(ctx, app.Env{Args: args, Environ: environ, Stdout: &out, Stderr: &errOut})
@@ -316,7 +296,7 @@ func runApp(t testing.TB, environ []string, args ...string) (code int, stdout, s
 
 // appProc is app.Run serving in the background until its context ends.
 type appProc struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testutil.LogBuffer
 	cancel         context.CancelFunc
 	exited         chan struct{}
 	code           int // valid after exited
@@ -381,16 +361,6 @@ func (p *appProc) get(t testing.TB, path string) (int, string) {
 	t.Helper()
 	code, _, body := testutil.HTTPGet(t, "http://"+p.Addr+path)
 	return code, body
-}
-
-// metric reads one unlabelled sample from a Prometheus text exposition.
-func metric(t testing.TB, exposition, name string) float64 {
-	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(exposition)
-	require.NotNil(t, m, "metric %s not exposed", name)
-	v, err := strconv.ParseFloat(m[1], 64)
-	require.NoError(t, err)
-	return v
 }
 
 // portFree reports whether addr can be bound now.

@@ -13,6 +13,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // TestRegression_OtherNodesTreatALateRedisWriteAsItsSenderWasTold:
@@ -23,7 +24,7 @@ import (
 // one, also published from the fallback, reached them twice. Only the
 // broker publishes, once the store has answered.
 func TestRegression_OtherNodesTreatALateRedisWriteAsItsSenderWasTold(t *testing.T) {
-	srv := testutil.RedisWithFaults(t)
+	srv := redistest.RedisWithFaults(t)
 	for _, mode := range []string{config.ModeStrict, config.ModeDegraded} {
 		t.Run(mode, func(t *testing.T) {
 			opts := []testutil.Option{testutil.WithRedis(srv.URL(), mode),

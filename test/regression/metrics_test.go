@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,30 +21,13 @@ import (
 	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
-// series reads the arqonbus_ samples of a Prometheus text exposition: the
-// series as written (name and labels) to its value.
-func series(t testing.TB, exposition string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	for line := range strings.SplitSeq(exposition, "\n") {
-		if !strings.HasPrefix(line, "arqonbus_") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		require.Positive(t, i, "sample line %q", line)
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		require.NoError(t, err, "sample line %q", line)
-		out[line[:i]] = v
-	}
-	return out
-}
-
-// scrape fetches the server's /metrics as series.
+// scrape fetches the server's /metrics as its arqonbus_ series, keyed as
+// written (name and labels).
 func scrape(t testing.TB, s *testutil.Server) map[string]float64 {
 	t.Helper()
 	code, body := s.Get(t, "/metrics")
 	require.Equal(t, http.StatusOK, code)
-	return series(t, body)
+	return testutil.ParseExposition(t, body).Series()
 }
 
 // selectorPattern finds the metric selectors of a PromQL expression:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // The Python hub keyed membership by the joined string "room:channel", so a
@@ -20,7 +21,7 @@ func TestRegression_RoomNamesWithColonsDoNotShareMembership(t *testing.T) {
 	backends := map[string]func(t *testing.T) []testutil.Option{
 		"memory": func(*testing.T) []testutil.Option { return nil },
 		"redis": func(t *testing.T) []testutil.Option {
-			return []testutil.Option{testutil.WithRedis("redis://"+testutil.MiniRedis(t).Addr(), config.ModeStrict)}
+			return []testutil.Option{testutil.WithRedis("redis://"+redistest.MiniRedis(t).Addr(), config.ModeStrict)}
 		},
 	}
 	for name, opts := range backends {

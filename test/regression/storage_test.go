@@ -19,6 +19,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 	"github.com/arqonbus/arqonbus/internal/store/storetest"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 // payloadNs returns the "n" field of each history message's payload.
@@ -40,7 +41,7 @@ func payloadNs(t *testing.T, data map[string]any) []float64 {
 // message id and the message reaches nobody and is not in history
 // (SPEC §4, §7).
 func TestRegression_StrictStorageWriteFailureIsNotDelivered(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	s := testutil.StartServer(t, testutil.WithRedis("redis://"+mr.Addr(), config.ModeStrict))
 	pub, sub := testutil.Dial(t, s), testutil.Dial(t, s)
 	testutil.Join(t, sub, "orders", "paid")
@@ -102,9 +103,10 @@ func TestRegression_DegradedModeStartsWithRedisDownAndShowsIt(t *testing.T) {
 	assert.Equal(t, true, field(obj(t, []byte(body)), "storage", "degraded"), "/status: %s", body)
 	assert.Equal(t, "degraded", field(obj(t, []byte(body)), "storage", "state"), "/status: %s", body)
 
-	_, metrics := p.get(t, "/metrics")
-	assert.Equal(t, 1.0, metric(t, metrics, "arqonbus_storage_degraded"))
-	assert.GreaterOrEqual(t, metric(t, metrics, "arqonbus_storage_fallback_writes_total"), 1.0)
+	_, body = p.get(t, "/metrics")
+	metrics := testutil.ParseExposition(t, body)
+	assert.Equal(t, 1.0, metrics.Get(t, "storage_degraded"))
+	assert.GreaterOrEqual(t, metrics.Get(t, "storage_fallback_writes_total"), 1.0)
 
 	assert.Contains(t, p.stderr.String(), "storage state changed", "one WARN line tells the operator")
 	assert.Equal(t, 1, strings.Count(p.stderr.String(), "storage state changed"), "one line per state change")
@@ -116,7 +118,7 @@ func TestRegression_DegradedModeStartsWithRedisDownAndShowsIt(t *testing.T) {
 // the first failure and until Redis answers again, while /livez stays 200
 // (SPEC §7, §8).
 func TestRegression_ReadyzIsUnavailableWhileStrictStorageIsDown(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	s := testutil.StartServer(t, testutil.WithRedis("redis://"+mr.Addr(), config.ModeStrict))
 	c := testutil.Dial(t, s)
 	code, body := s.Get(t, "/readyz")
@@ -154,7 +156,7 @@ func TestRegression_ReadyzIsUnavailableWhileStrictStorageIsDown(t *testing.T) {
 // history. Now each part is escaped before the key is built: every distinct
 // (tenant, room, channel) has its own stream (SPEC §7).
 func TestRegression_RedisKeysOfDifferentPairsNeverCollide(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	rs, err := redisstore.New(redisstore.Options{URL: "redis://" + mr.Addr(), Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rs.Close() })
@@ -218,7 +220,7 @@ func TestRegression_HistoryReturnsTheNewestMessagesFromTheStreamItWrote(t *testi
 	})
 
 	t.Run("redis", func(t *testing.T) {
-		mr := testutil.MiniRedis(t)
+		mr := redistest.MiniRedis(t)
 		opts := []testutil.Option{testutil.WithRedis("redis://"+mr.Addr(), config.ModeStrict), testutil.WithAuth(secret)}
 		writer := testutil.StartServer(t, opts...)
 		acme := client.Options{Token: testutil.Token(t, secret, testutil.Claims("alice", "acme", "user"))}
@@ -258,7 +260,7 @@ func TestRegression_HistoryReturnsTheNewestMessagesFromTheStreamItWrote(t *testi
 // that were in history. Now the script compares the order list with the
 // stream, pops only a surplus, and a live message stays indexed.
 func TestRegression_ALostOrderListNeverUnindexesLiveMessages(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	rs, err := redisstore.New(redisstore.Options{URL: "redis://" + mr.Addr(), MaxLen: 5, Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rs.Close() })

@@ -48,7 +48,7 @@ var funnels = []struct {
 }{
 	{"", "Fail", 0, "Failures"}, // (*metrics.Metrics).Fail, anywhere
 	{"internal/transport/ws", "refuse", 4, "ConnectionsRejected"},
-	{"internal/broker", "fail", 0, "Failures"}, // reaches Metrics.Fail through OnFailure
+	{"internal/broker", "fail", 0, "Failures"}, // reaches Metrics.Fail
 	{"internal/broker", "call", 1, "Failures"},
 }
 
@@ -57,7 +57,7 @@ var funnels = []struct {
 // fresh node starts with. A new computed site fails the test until it is
 // added here with its reason (and its values to the started set).
 var computedSites = map[string]string{
-	"internal/app/server.go: s.metrics.Commands.WithLabelValues(name, status)":                                         "the command table, unknown and prototype × success and every error code (app.knownLabels); TestRegression_NoLabelledSeriesAppearsAfterStart drives them",
+	"internal/command/command.go: r.deps.Metrics.Commands.WithLabelValues(name, status)":                               "the command table, unknown and prototype × success and every error code (app.knownLabels); TestRegression_NoLabelledSeriesAppearsAfterStart drives them",
 	"internal/store/policy.go: p.m.StorageOperations.WithLabelValues(opNames[op], resultNames[res])":                   "the policy starts its op × result series itself, at construction",
 	"internal/transport/ws/server.go: s.o.Metrics.AuthFailures.WithLabelValues(reason)":                                "auth.ReasonOf answers one of auth.Reasons()",
 	"internal/transport/ws/server.go: s.o.Metrics.ConnectionsRejected.WithLabelValues(reason)":                         "refuse's callers are checked as a funnel",
@@ -65,6 +65,7 @@ var computedSites = map[string]string{
 	`internal/transport/ws/handle.go: c.srv.o.Metrics.MessagesDropped.WithLabelValues("telemetry_" + string(we.Code))`: "metrics.DropTelemetry of every protocol code",
 	"internal/transport/ws/handle.go: c.srv.o.Metrics.Errors.WithLabelValues(env.ErrorCode)":                           "error replies carry a protocol code",
 	"internal/broker/redis.go: r.fail(op, err)":                                                                        "inside call, whose callers are checked as a funnel",
+	"internal/broker/redis.go: r.m.Fail(op)":                                                                           "inside fail, whose callers are checked as a funnel",
 }
 
 // startedSeries returns, per family, the label sets a fresh node exposes.

@@ -11,10 +11,11 @@ import (
 	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
+	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
 func TestStrictStorageRefusesAndDoesNotDeliverWhenRedisFails(t *testing.T) {
-	mr := testutil.MiniRedis(t)
+	mr := redistest.MiniRedis(t)
 	s := testutil.StartServer(t, testutil.WithRedis("redis://"+mr.Addr(), config.ModeStrict))
 	a, b := testutil.Dial(t, s), testutil.Dial(t, s)
 	testutil.Join(t, b, "r", "c")

@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/arqonbus/arqonbus/internal/batcher"
 )
 
 // Appends from many connections are sent to Redis in pipelines: each
-// batcher takes one waiting append, adds whatever else is waiting (up to
-// maxBatch), and runs all their scripts in one round trip. Under load this
+// batcher goroutine (batcher.Run) takes one waiting append, adds whatever
+// else is waiting (up to maxBatch), and runs all their scripts in one round
+// trip. Under load this
 // turns one round trip per message into one per batch; an idle store pays
 // one channel hand-off. Appends that come spread out (one every 100 µs)
 // still make batches of one or two; a linger (Options.BatchLinger) trades a
@@ -46,43 +49,22 @@ func (r *appendReq) gaveUp() error {
 
 func (s *Store) batch() {
 	defer s.wg.Done()
-	reqs := make([]*appendReq, 0, maxBatch)
 	var linger *time.Timer
 	if s.linger > 0 {
 		linger = time.NewTimer(s.linger)
 		linger.Stop()
 	}
 	var last time.Time // when the previous batch was answered
-	for {
-		select {
-		case <-s.stop:
-			return
-		case r := <-s.appends:
-			reqs = append(reqs[:0], r)
-		}
-		reqs = s.fill(reqs)
+	batcher.Run(s.stop, s.appends, maxBatch, func(reqs []*appendReq) {
 		if linger != nil && time.Since(last) < busyGap && len(reqs) < maxBatch {
 			reqs = s.gather(reqs, linger)
 		}
 		s.runBatch(reqs)
-		clear(reqs)
+		clear(reqs) // what gather added
 		if linger != nil {
 			last = time.Now()
 		}
-	}
-}
-
-// fill adds the appends already waiting, up to maxBatch.
-func (s *Store) fill(reqs []*appendReq) []*appendReq {
-	for len(reqs) < maxBatch {
-		select {
-		case r := <-s.appends:
-			reqs = append(reqs, r)
-		default:
-			return reqs
-		}
-	}
-	return reqs
+	})
 }
 
 // gather adds appends as they come until the batch is full, the linger has

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/broker"
 	"github.com/arqonbus/arqonbus/internal/bus"
-	"github.com/arqonbus/arqonbus/internal/metrics"
 )
 
 // discardConn is a socket whose writes always succeed at once; it counts
@@ -33,18 +33,19 @@ func (d *discardConn) SetReadDeadline(time.Time) error  { return nil }
 // framing and coalescing.
 func BenchmarkFanoutThroughQueues(b *testing.B) {
 	const subs = 1000
-	srv := NewServer(Options{Hub: bus.NewHub(8), Metrics: metrics.New(nil), SendQueueBytes: 64 << 20})
+	srv := NewServer(testOptions(func(o *Options) { o.Hub, o.SendQueueBytes = bus.NewHub(8), 64<<20 }))
 	hub := srv.o.Hub
 	topic := bus.Topic{Room: "bench", Channel: "fanout"}
 	sinks := make([]*discardConn, subs)
 	for i := range sinks {
 		sinks[i] = &discardConn{}
-		c := &conn{srv: srv, nc: sinks[i], id: "c" + strconv.Itoa(i), wake: make(chan struct{}, 1), writerDone: make(chan struct{})}
+		c := srv.newConn(sinks[i], nil, nil, auth.Identity{})
+		c.id = "c" + strconv.Itoa(i)
 		hub.Register(c)
 		if _, err := hub.Join(c.id, topic); err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { c.closeWith(0, ""); <-c.writerDone })
+		b.Cleanup(func() { c.closeWith(0, ""); <-c.writerDone() })
 	}
 	d := &broker.Delivery{Room: "bench", Channel: "fanout", SenderID: "publisher", Frame: make([]byte, 200)}
 	b.ReportAllocs()

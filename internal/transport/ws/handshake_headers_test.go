@@ -51,10 +51,11 @@ func (l *syncLog) String() string {
 // handshakeServer is a transport with authentication on and no hub: every
 // request it is given here is refused before a connection exists.
 func handshakeServer(log *syncLog) *Server {
-	return NewServer(Options{
-		Verifier: acceptOnly,
-		Logger:   slog.New(slog.NewTextHandler(log, nil)),
-	})
+	return NewServer(testOptions(func(o *Options) {
+		o.Hub = nil
+		o.Verifier = acceptOnly
+		o.Logger = slog.New(slog.NewTextHandler(log, nil))
+	}))
 }
 
 // upgradeRequest is a WebSocket upgrade request to bus.example with token

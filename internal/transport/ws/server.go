@@ -1,11 +1,3 @@
-// Package ws is the WebSocket transport: the upgrade with its checks (drain,
-// connection cap, origin, authentication), then one reader and one writer
-// goroutine per connection. The writer owns the socket and writes everything
-// queued with one call; fan-out only ever enqueues into a byte-bounded queue.
-//
-// Concurrency: Server is safe for concurrent use. Shutdown stops new
-// connections first, then closes every connection with 1001 after its queued
-// frames are flushed, and waits for the connection goroutines.
 package ws
 
 import (
@@ -13,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
@@ -55,7 +47,10 @@ type Presence interface {
 	Disconnected(tenant, clientID string)
 }
 
-// Options configures a Server. Zero durations and sizes take SPEC defaults.
+// Options configures a Server. The limits and durations have no defaults
+// here: the caller passes them all (internal/app, from internal/config,
+// whose Validate keeps them in range), and NewServer panics on one that is
+// not positive.
 type Options struct {
 	Hub       *bus.Hub
 	Presence  Presence // optional
@@ -69,34 +64,49 @@ type Options struct {
 	// non-browser clients only; "*" allows every origin.
 	AllowedOrigins []string
 
-	MaxConnections int
-	MaxMessageSize int // bytes
-	MaxJSONDepth   int
-	SendQueueBytes int // bytes
-	MaxViolations  int // per minute
-	RateLimit      int // frames per second; 0 disables
-	RateBurst      int
-	RateLimitGrace time.Duration
-	PingInterval   time.Duration
-	PongTimeout    time.Duration
-	WriteTimeout   time.Duration
+	MaxConnections   int
+	MaxMessageSize   int // bytes
+	MaxJSONDepth     int
+	SendQueueBytes   int // bytes
+	MaxViolations    int // per minute
+	RateLimit        int // frames per second; 0 disables
+	RateBurst        int // frames; used when RateLimit is on
+	RateLimitGrace   time.Duration
+	PingInterval     time.Duration
+	PongTimeout      time.Duration
+	HandshakeTimeout time.Duration // bounds writing the 101 response; app bounds reading the request with it
+	WriteTimeout     time.Duration
 
+	// Injected; nil takes a fresh registry, a discarding logger, time.Now.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Clock   func() time.Time
 }
 
-func (o *Options) defaults() {
-	setDefault(&o.MaxConnections, 10000)
-	setDefault(&o.MaxMessageSize, 1<<20)
-	setDefault(&o.MaxJSONDepth, protocol.DefaultLimits.MaxDepth)
-	setDefault(&o.SendQueueBytes, 1<<20)
-	setDefault(&o.MaxViolations, 20)
-	setDefault(&o.RateBurst, 2*o.RateLimit)
-	setDefault(&o.RateLimitGrace, 5*time.Second)
-	setDefault(&o.PingInterval, 20*time.Second)
-	setDefault(&o.PongTimeout, 10*time.Second)
-	setDefault(&o.WriteTimeout, 10*time.Second)
+// check panics on a limit or duration that is not positive: config
+// rejects such values, so only a caller that skipped it gets here.
+func (o *Options) check() {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxConnections", int64(o.MaxConnections)}, {"MaxMessageSize", int64(o.MaxMessageSize)},
+		{"MaxJSONDepth", int64(o.MaxJSONDepth)}, {"SendQueueBytes", int64(o.SendQueueBytes)},
+		{"MaxViolations", int64(o.MaxViolations)}, {"RateLimitGrace", int64(o.RateLimitGrace)},
+		{"PingInterval", int64(o.PingInterval)}, {"PongTimeout", int64(o.PongTimeout)},
+		{"HandshakeTimeout", int64(o.HandshakeTimeout)}, {"WriteTimeout", int64(o.WriteTimeout)},
+	} {
+		if f.v <= 0 {
+			panic(fmt.Sprintf("ws.Options.%s must be positive, got %d", f.name, f.v))
+		}
+	}
+	if o.RateLimit > 0 && o.RateBurst <= 0 {
+		panic(fmt.Sprintf("ws.Options.RateBurst must be positive while RateLimit is on, got %d", o.RateBurst))
+	}
+}
+
+// fillInjected puts stand-ins in for the injected parts left nil.
+func (o *Options) fillInjected() {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New(nil)
 	}
@@ -108,35 +118,39 @@ func (o *Options) defaults() {
 	}
 }
 
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
-}
-
 // Server upgrades HTTP requests to ArqonBus connections.
 type Server struct {
-	o        Options
-	limits   protocol.Limits
-	upgrader websocket.Upgrader
+	// Set by NewServer; read-only afterwards.
+	o          Options
+	limits     protocol.Limits
+	upgrader   websocket.Upgrader
+	linger     time.Duration // writerLinger; a field so tests can shorten it
+	closeGrace time.Duration // closeGrace; a field so tests can shorten it
 
-	active   atomic.Int64
-	draining atomic.Bool
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	wg       sync.WaitGroup
+	active   atomic.Int64 // connections counted against MaxConnections
+	draining atomic.Bool  // set once, under mu, by Shutdown
+
+	mu    sync.Mutex
+	conns map[*conn]struct{} // served connections, for Shutdown
+	wg    sync.WaitGroup     // one per served connection; Add under mu
 }
 
-// NewServer returns a transport server.
+// NewServer returns a transport server. It panics when a limit or duration
+// of o is not positive.
 func NewServer(o Options) *Server {
-	o.defaults()
+	o.check()
+	o.fillInjected()
 	s := &Server{
-		o:      o,
-		limits: protocol.Limits{MaxDepth: o.MaxJSONDepth},
-		conns:  make(map[*conn]struct{}),
+		o:          o,
+		limits:     protocol.Limits{MaxDepth: o.MaxJSONDepth},
+		linger:     writerLinger,
+		closeGrace: closeGrace,
+		conns:      make(map[*conn]struct{}),
 	}
 	s.upgrader = websocket.Upgrader{
-		HandshakeTimeout: 10 * time.Second,
+		// Bounds writing the 101 response; reading the request is bounded
+		// by the HTTP server's ReadHeaderTimeout, the same setting.
+		HandshakeTimeout: o.HandshakeTimeout,
 		// 0: gorilla reads through the bufio.Reader handed out by Hijack,
 		// which hijackCapture makes a small one the connection can watch.
 		ReadBufferSize: 0,
@@ -158,8 +172,8 @@ func (s *Server) Connections() int { return int(s.active.Load()) }
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // ServeHTTP runs the handshake checks and upgrades; the connection is then
-// served by its own reader goroutine, so the HTTP server's per-request state
-// is released at once.
+// served by its own reader goroutine (serve), so the HTTP server's
+// per-request state is released at once.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		s.refuse(w, http.StatusUpgradeRequired, "Upgrade Required", "connect with a WebSocket client", "not_websocket")
@@ -190,8 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.active.Add(-1)
 		return // the upgrader answered through refuse
 	}
-	c := s.newConn(wsConn, ident)
-	c.br = hc.br
+	c := s.newConn(wsConn.NetConn(), wsConn, hc.br, ident)
 	if !s.track(c) {
 		s.active.Add(-1)
 		_ = wsConn.NetConn().Close()
@@ -202,22 +215,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.active.Add(-1)
 		s.serve(c)
 	}()
-}
-
-func (s *Server) newConn(wsConn *websocket.Conn, ident auth.Identity) *conn {
-	c := &conn{
-		srv:        s,
-		ws:         wsConn,
-		nc:         wsConn.NetConn(),
-		id:         protocol.NewClientID(),
-		ident:      ident,
-		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
-	}
-	if s.o.RateLimit > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(s.o.RateLimit), s.o.RateBurst)
-	}
-	return c
 }
 
 // readBufferSize is each connection's read buffer, bytes. Larger frames are
@@ -259,71 +256,6 @@ func (s *Server) track(c *conn) bool {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return true
-}
-
-func (s *Server) serve(c *conn) {
-	m := s.o.Metrics
-	m.ConnectionsTotal.Inc()
-	m.ConnectionsActive.Inc()
-	c.Send(protocol.Encode(protocol.Welcome(c.id, s.o.Clock())))
-	s.o.Hub.Register(c)
-	if s.o.Presence != nil {
-		s.o.Presence.Connected(c.ident.Tenant, c.id)
-	}
-	log := s.o.Logger.With("client_id", c.id)
-	log.Debug("client connected", "subject", c.ident.Subject, "tenant", c.ident.Tenant)
-
-	var expiry *time.Timer
-	if !c.ident.ExpiresAt.IsZero() {
-		expiry = time.AfterFunc(c.ident.ExpiresAt.Sub(s.o.Clock()), func() {
-			c.closeWith(closeTokenExpired, "token expired")
-		})
-	}
-	c.mu.Lock()
-	c.pinger = time.AfterFunc(s.o.PingInterval, c.ping)
-	c.mu.Unlock()
-	err := c.readLoop()
-	if expiry != nil {
-		expiry.Stop()
-	}
-	c.pinger.Stop()
-	c.closeWith(0, "")
-	<-c.writerDone
-	if initiatedByServer(err) {
-		c.drain()
-	}
-	_ = c.nc.Close()
-	s.o.Hub.Unregister(c.id)
-	if s.o.Presence != nil {
-		s.o.Presence.Disconnected(c.ident.Tenant, c.id)
-	}
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	m.ConnectionsActive.Dec()
-	log.Debug("client disconnected", "reason", err)
-}
-
-// initiatedByServer reports whether the read loop ended because the server
-// decided to close (the peer may still send its close reply).
-func initiatedByServer(err error) bool {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return false
-	}
-	var ne net.Error
-	return !errors.As(err, &ne) && !errors.Is(err, net.ErrClosed)
-}
-
-// drain reads and discards until the peer closes or the grace period ends,
-// so a close frame just sent is not lost to a TCP reset.
-func (c *conn) drain() {
-	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
-	for {
-		if _, _, err := c.ws.NextReader(); err != nil {
-			return
-		}
-	}
 }
 
 // Shutdown stops accepting connections, closes every connection with 1001

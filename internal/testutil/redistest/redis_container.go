@@ -1,4 +1,4 @@
-package testutil
+package redistest
 
 import (
 	"context"
@@ -20,6 +20,8 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
 const (
@@ -97,7 +99,7 @@ func probeRedisDocker(ctx context.Context) redisDockerEnv {
 		}
 	}
 	if n := sweepStaleRedis(ctx, cli); n > 0 {
-		fmt.Fprintf(os.Stderr, "testutil: removed %d redis container(s) left by test processes that died\n", n)
+		fmt.Fprintf(os.Stderr, "redistest: removed %d redis container(s) left by test processes that died\n", n)
 	}
 	return env
 }
@@ -273,7 +275,7 @@ func (cr *containerRedis) run(ctx context.Context, fixedPort bool) error {
 		binding.HostIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
 	if fixedPort {
-		p, err := freePort()
+		p, err := testutil.PickFreePort()
 		if err != nil {
 			return err
 		}
@@ -303,7 +305,7 @@ func (cr *containerRedis) run(ctx context.Context, fixedPort bool) error {
 		return err
 	}
 	cr.addr = net.JoinHostPort(host, mapped.Port())
-	return respTCP(cr.addr).waitReady(ctx, nil)
+	return waitReady(ctx, tcpOptions(cr.addr), nil)
 }
 
 // host is where published ports are dialled: 127.0.0.1 for an engine on this
@@ -334,7 +336,7 @@ func (cr *containerRedis) start(ctx context.Context) error {
 	if err := cr.c.Start(ctx); err != nil {
 		return err
 	}
-	return respTCP(cr.addr).waitReady(ctx, nil)
+	return waitReady(ctx, tcpOptions(cr.addr), nil)
 }
 
 // pause stops the server's processes with SIGSTOP and returns once every one shows

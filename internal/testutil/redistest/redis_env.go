@@ -1,4 +1,4 @@
-package testutil
+package redistest
 
 import (
 	"fmt"
@@ -109,7 +109,7 @@ func redisUnderCI(getenv func(string) string) bool {
 func redisUnavailable(t testing.TB, getenv func(string) string, reason string) {
 	t.Helper()
 	if redisUnderCI(getenv) {
-		t.Fatalf("testutil: %s (CI=true: a missing Redis fails instead of skipping)", reason)
+		t.Fatalf("redistest: %s (CI=true: a missing Redis fails instead of skipping)", reason)
 	}
-	t.Skipf("testutil: %s", reason)
+	t.Skipf("redistest: %s", reason)
 }

@@ -1,4 +1,4 @@
-package testutil
+package redistest
 
 import (
 	"context"
@@ -18,19 +18,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
-
-// Redis for tests. Redis(t) hands every test of a process the same server, found
-// in this order: EnvRedisURL; a container when a Docker engine answers (image from
-// EnvRedisImage); redis-server from PATH on a free loopback port; else the test
-// skips with a how-to, or fails when CI=true. EnvRedisMode forces one of the three.
-// RedisWithFaults gives one test a server of its own whose Stop, Start, Pause and
-// Unpause work. Tests share a server through distinct key prefixes (Prefix).
-//
-// Containers: testcontainers-go with its reaper (Ryuk) turned off where its image
-// is not on the engine (TESTCONTAINERS_RYUK_DISABLED is then set to true for the
-// process). Every container is removed by t.Cleanup (dedicated ones) or by RunMain
-// (the shared one); containers left by a process that died are removed by the next
-// test process on the same host.
 
 // redisBackend is one Redis server that the harness runs.
 type redisBackend interface {
@@ -59,9 +46,9 @@ type RedisServer struct {
 	addr    string
 	url     string
 	desc    string
-	target  respTarget
-	backend redisBackend // nil for RedisKindURL
-	faults  bool         // dedicated to one test: fault controls allowed
+	opt     *redis.Options // how the harness reaches it (see call)
+	backend redisBackend   // nil for RedisKindURL
+	faults  bool           // dedicated to one test: fault controls allowed
 
 	mu    sync.Mutex
 	state redisState
@@ -110,8 +97,8 @@ func (r *RedisServer) Prefix(t testing.TB) string {
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := r.target.deleteByPrefix(ctx, p); err != nil {
-				t.Logf("testutil: delete keys %s*: %v", p, err)
+			if err := deleteByPrefix(ctx, r.opt, p); err != nil {
+				t.Logf("redistest: delete keys %s*: %v", p, err)
 			}
 		})
 	}
@@ -213,21 +200,21 @@ func (r *RedisServer) Unpause(t testing.TB) {
 			return err
 		}
 		r.state = redisRunning
-		return r.target.waitReady(ctx, nil)
+		return waitReady(ctx, r.opt, nil)
 	})
 }
 
 func (r *RedisServer) fault(t testing.TB, op string, fn func(ctx context.Context) error) {
 	t.Helper()
 	if !r.faults {
-		t.Fatalf("testutil: %s %s: fault controls are for servers from RedisWithFaults, not the shared one", op, r)
+		t.Fatalf("redistest: %s %s: fault controls are for servers from RedisWithFaults, not the shared one", op, r)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), redisDockerOpTimeout+redisReadyTimeout)
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := fn(ctx); err != nil {
-		t.Fatalf("testutil: %s %s: %v", op, r, err)
+		t.Fatalf("redistest: %s %s: %v", op, r, err)
 	}
 }
 
@@ -247,15 +234,15 @@ func startRedis(ctx context.Context, kind string, faults bool, getenv func(strin
 	switch kind {
 	case RedisKindURL:
 		raw := getenv(EnvRedisURL)
-		target, err := respURL(raw)
+		opt, err := redis.ParseURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvRedisURL, err)
 		}
 		shown := redactRedisURL(raw)
-		srv := &RedisServer{kind: RedisKindURL, addr: target.addr, url: raw, desc: "url " + shown, target: target}
+		srv := &RedisServer{kind: RedisKindURL, addr: opt.Addr, url: raw, desc: "url " + shown, opt: opt}
 		rctx, cancel := context.WithTimeout(ctx, redisReadyTimeout)
 		defer cancel()
-		if err := target.waitReady(rctx, nil); err != nil {
+		if err := waitReady(rctx, opt, nil); err != nil {
 			return nil, fmt.Errorf("%s=%s: %w", EnvRedisURL, shown, err)
 		}
 		return srv, nil
@@ -295,7 +282,7 @@ func newRedisServer(kind, addr string, b redisBackend, faults bool) *RedisServer
 		addr:    addr,
 		url:     "redis://" + addr,
 		desc:    b.describe(),
-		target:  respTCP(addr),
+		opt:     tcpOptions(addr),
 		backend: b,
 		faults:  faults,
 	}
@@ -326,12 +313,12 @@ var redisRunMainActive atomic.Bool
 func Redis(t testing.TB) *RedisServer {
 	t.Helper()
 	if !redisRunMainActive.Load() {
-		t.Fatal("testutil.Redis: the package's TestMain must call testutil.RunMain(m), which removes the shared Redis when the tests end")
+		t.Fatal("redistest.Redis: the package's TestMain must call redistest.RunMain(m), which removes the shared Redis when the tests end")
 	}
 	srv, missing, err := sharedRedis(os.Getenv)
 	switch {
 	case err != nil:
-		t.Fatalf("testutil: shared redis: %v", err)
+		t.Fatalf("redistest: shared redis: %v", err)
 	case missing != "":
 		redisUnavailable(t, os.Getenv, missing)
 	}
@@ -362,7 +349,7 @@ func sharedRedis(getenv func(string) string) (*RedisServer, string, error) {
 		return nil, "", redisShared.err
 	}
 	redisShared.srv = srv
-	announceRedis(fmt.Sprintf("testutil: redis via %s (ready in %s)", srv, time.Since(began).Round(time.Millisecond)))
+	announceRedis(fmt.Sprintf("redistest: redis via %s (ready in %s)", srv, time.Since(began).Round(time.Millisecond)))
 	return srv, "", nil
 }
 
@@ -385,7 +372,7 @@ func RedisWithFaults(t testing.TB) *RedisServer {
 	kind, missing, err := pickRedisKind(os.Getenv(EnvRedisMode), true, redisAvailabilityFrom(os.Getenv))
 	switch {
 	case err != nil:
-		t.Fatalf("testutil: %v", err)
+		t.Fatalf("redistest: %v", err)
 	case missing != "":
 		redisUnavailable(t, os.Getenv, missing)
 	}
@@ -400,13 +387,13 @@ func startDedicatedRedis(t testing.TB, kind string) *RedisServer {
 	srv, err := startRedis(ctx, kind, true, os.Getenv)
 	t.Cleanup(func() {
 		if err := srv.close(); err != nil {
-			t.Errorf("testutil: remove %s: %v", srv, err)
+			t.Errorf("redistest: remove %s: %v", srv, err)
 		}
 	})
 	if err != nil {
-		t.Fatalf("testutil: start redis (%s): %v", kind, err)
+		t.Fatalf("redistest: start redis (%s): %v", kind, err)
 	}
-	announceRedis(fmt.Sprintf("testutil: redis with fault controls via %s", srv))
+	announceRedis(fmt.Sprintf("redistest: redis with fault controls via %s", srv))
 	return srv
 }
 
@@ -441,7 +428,7 @@ func RedisClient(t testing.TB, srv *RedisServer) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(srv.URL())
 	if err != nil {
-		t.Fatalf("testutil: %v", err)
+		t.Fatalf("redistest: %v", err)
 	}
 	opt.Protocol = 2
 	opt.DisableIdentity = true
@@ -458,17 +445,17 @@ func RedisClient(t testing.TB, srv *RedisServer) *redis.Client {
 // goroutine leaked (when the tests passed; opts as for goleak.Find) and exits with
 // the tests' code. Call it from TestMain:
 //
-//	func TestMain(m *testing.M) { testutil.RunMain(m) }
+//	func TestMain(m *testing.M) { redistest.RunMain(m) }
 func RunMain(m *testing.M, opts ...goleak.Option) {
 	redisRunMainActive.Store(true)
 	code := m.Run()
 	if err := stopSharedRedis(); err != nil {
-		fmt.Fprintf(os.Stderr, "testutil: remove shared redis: %v\n", err)
+		fmt.Fprintf(os.Stderr, "redistest: remove shared redis: %v\n", err)
 		code = max(code, 1)
 	}
 	if code == 0 {
 		if err := goleak.Find(opts...); err != nil {
-			fmt.Fprintf(os.Stderr, "testutil: goroutines leaked: %v\n", err)
+			fmt.Fprintf(os.Stderr, "redistest: goroutines leaked: %v\n", err)
 			code = 1
 		}
 	}

@@ -1,4 +1,4 @@
-package testutil
+package redistest
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
 const (
@@ -55,7 +57,7 @@ func startRedisProcess(ctx context.Context) (*processRedis, error) {
 	}
 	p := &processRedis{bin: bin, dir: dir}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := testutil.PickFreePort()
 		if err != nil {
 			return p, err
 		}
@@ -108,7 +110,7 @@ func (p *processRedis) start(ctx context.Context) error {
 	}()
 	p.cmd, p.exited = cmd, exited
 
-	if err := respTCP(p.addr).waitReady(ctx, exited); err != nil {
+	if err := waitReady(ctx, tcpOptions(p.addr), exited); err != nil {
 		_ = cmd.Process.Kill()
 		<-exited
 		return fmt.Errorf("%w; redis-server log:\n%s", err, p.logTail())

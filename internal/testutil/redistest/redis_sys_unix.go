@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package testutil
+package redistest
 
 import (
 	"context"

@@ -1,0 +1,23 @@
+// Package ws is the WebSocket transport: the upgrade with its checks (drain,
+// connection cap, origin, authentication), then a reader and a writer per
+// connection. Fan-out only ever enqueues into the connection's byte-bounded
+// send queue; a queue over its bound drops the client with 4008.
+//
+// Concurrency: Server is safe for concurrent use. Each connection has two
+// goroutines at most:
+//   - the reader (reader.go), started by ServeHTTP after the upgrade, lives
+//     as long as the connection. It handles frames one after another. On
+//     Linux it parks, with a shallow stack, until the socket is readable;
+//     each frame is read into a pooled buffer, reused once the frame is
+//     handled, so an idle connection holds no read buffer.
+//   - the writer (writer.go) is started by the send queue (queue.go) when
+//     there is something to write and exits after a second without work, so
+//     an idle connection holds no writer either. It is the only writer of
+//     the socket: it takes everything queued and writes it with one call.
+//
+// Senders and the writer meet only in the send queue, under its lock; the
+// queue's done channel is the one signal that the writer has finished.
+// Shutdown stops new connections first, then closes every connection with
+// 1001 after its queued frames are flushed, and waits for the connection
+// goroutines.
+package ws
