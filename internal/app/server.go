@@ -101,6 +101,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 	})
 	commands := command.New(command.Deps{
 		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
+		KV: s.store.kv, KVLimits: kvLimits(cfg),
 		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
 		Metrics: s.metrics,
 	})

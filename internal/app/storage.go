@@ -8,15 +8,20 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/kv"
+	"github.com/arqonbus/arqonbus/internal/kv/memkv"
+	"github.com/arqonbus/arqonbus/internal/kv/rediskv"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/memstore"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
 )
 
-// storage owns the node's store (the mode policy over its backend) and, with
-// a Redis backend, the Redis client the broker shares.
+// storage owns the node's store (the mode policy over its backend), the
+// key-value store and, with a Redis backend, the Redis client the broker
+// and the key-value store share.
 type storage struct {
+	kv     kv.Store              // op.store.*: on Redis with the redis backend (no fallback), else memory
 	policy *store.Policy         // nil when persistence is off
 	redis  redis.UniversalClient // nil with the memory backend
 	memory *memstore.Store       // the memory backend or fallback; nil when persistence is off
@@ -31,6 +36,10 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 			return nil, fmt.Errorf("%s: %w", config.VarRedisURL, err)
 		}
 		st.redis = c
+	}
+	if err := st.openKV(cfg); err != nil {
+		_ = st.close()
+		return nil, err
 	}
 	if !cfg.EnablePersistence {
 		return st, nil
@@ -58,6 +67,27 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 		return nil, fmt.Errorf("start storage: %w", err)
 	}
 	return st, nil
+}
+
+// openKV opens the key-value store on the backend's Redis, or in memory.
+// It has no degraded fallback: a node-local copy would silently diverge
+// from the other nodes', so an unreachable Redis is STORAGE_UNAVAILABLE.
+func (st *storage) openKV(cfg *config.Config) error {
+	lim := kvLimits(cfg)
+	if st.redis == nil {
+		st.kv = memkv.New(memkv.Options{Limits: lim})
+		return nil
+	}
+	s, err := rediskv.New(rediskv.Options{Client: st.redis, Timeout: cfg.RedisTimeout, Limits: lim})
+	if err != nil {
+		return fmt.Errorf("redis key-value store: %w", err)
+	}
+	st.kv = s
+	return nil
+}
+
+func kvLimits(cfg *config.Config) kv.Limits {
+	return kv.Limits{MaxValueBytes: cfg.StoreMaxValueBytes, MaxKeys: cfg.StoreMaxKeys}
 }
 
 // persist returns the store messages go to, or nil when persistence is off.
@@ -91,11 +121,17 @@ func (st *storage) health() store.Health {
 	return st.policy.Health()
 }
 
-// close closes the policy (and with it both stores), then the Redis client.
+// close closes the policy (and with it both stores) and the key-value
+// store, then the Redis client.
 func (st *storage) close() error {
 	var err error
 	if st.policy != nil {
 		err = st.policy.Close()
+	}
+	if st.kv != nil {
+		if e := st.kv.Close(); err == nil {
+			err = e
+		}
 	}
 	if st.redis != nil {
 		if e := st.redis.Close(); err == nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/kv"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
@@ -48,6 +49,9 @@ type ArgType string
 const (
 	ArgString  ArgType = "string"
 	ArgInteger ArgType = "integer"
+	// ArgAny is any JSON value; unlike the others a null is kept (the
+	// handler decides what it means).
+	ArgAny ArgType = "any"
 )
 
 // Arg describes one command argument.
@@ -88,6 +92,13 @@ type Deps struct {
 	Store store.Store
 	// Status returns the current server snapshot.
 	Status func() Status
+	// KV is the tenant key-value store of op.store.*; nil answers
+	// FEATURE_DISABLED.
+	KV kv.Store
+	// KVLimits are the limits KV was built with, checked here first so
+	// replies can name them (MaxValueBytes is counted on the value's JSON
+	// as sent).
+	KVLimits kv.Limits
 	// PrototypeLanesOpen says whether experimental lanes may be used.
 	PrototypeLanesOpen bool
 	// MaxReplyBytes bounds the messages one history answer carries (the
@@ -179,7 +190,7 @@ func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelop
 
 // isPrototypeLane matches the experimental work lanes of a later version.
 func isPrototypeLane(name string) bool {
-	return strings.HasPrefix(name, "op.cron.") || strings.HasPrefix(name, "op.store.") || name == protocol.TypeOperatorJoin
+	return strings.HasPrefix(name, "op.cron.") || name == protocol.TypeOperatorJoin
 }
 
 func (r *Registry) prototypeError(name string) error {
@@ -210,7 +221,7 @@ func (r *Request) parseArgs() error {
 	for _, a := range r.spec.Args {
 		known[a.Name] = true
 		raw, ok := r.args[a.Name]
-		if !ok || string(raw) == "null" {
+		if !ok || string(raw) == "null" && a.Type != ArgAny {
 			delete(r.args, a.Name)
 			if a.Required {
 				problems = append(problems, fmt.Sprintf("args.%s is required", a.Name))
@@ -241,6 +252,8 @@ func typeMatches(t ArgType, raw json.RawMessage) bool {
 	switch t {
 	case ArgString:
 		return len(raw) > 0 && raw[0] == '"'
+	case ArgAny:
+		return true
 	case ArgInteger:
 		var n json.Number
 		if json.Unmarshal(raw, &n) != nil {

@@ -3,6 +3,8 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/kv"
+	"github.com/arqonbus/arqonbus/internal/kv/memkv"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
@@ -28,15 +32,18 @@ type fixture struct {
 	reg   *Registry
 	hub   *bus.Hub
 	store *memstore.Store
+	kv    *memkv.Store
 	m     *metrics.Metrics
 }
 
 func newFixture(t *testing.T, lanesOpen bool) *fixture {
 	t.Helper()
-	f := &fixture{hub: bus.NewHub(4), store: memstore.New(100), m: metrics.New(nil)}
-	t.Cleanup(func() { _ = f.store.Close() })
+	f := &fixture{hub: bus.NewHub(4), store: memstore.New(100), m: metrics.New(nil),
+		kv: memkv.New(memkv.Options{Limits: testKVLimits})}
+	t.Cleanup(func() { _ = f.store.Close(); _ = f.kv.Close() })
 	f.reg = New(Deps{
 		Hub: f.hub, Store: f.store, PrototypeLanesOpen: lanesOpen,
+		KV: f.kv, KVLimits: testKVLimits,
 		Status:  func() Status { return Status{Service: "arqonbus", Profile: "dev"} },
 		Clock:   func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
 		Metrics: f.m,
@@ -133,7 +140,7 @@ func TestPrototypeLanesSayWhyTheyAreClosed(t *testing.T) {
 	closed := newFixture(t, false).run(t, user, "op.cron.schedule", "")
 	assert.Equal(t, string(protocol.CodeFeatureDisabled), closed.ErrorCode)
 	assert.Contains(t, closed.Error, "closed in this profile")
-	open := newFixture(t, true).run(t, user, "op.store.put", "")
+	open := newFixture(t, true).run(t, user, "op.cron.list", "")
 	assert.Equal(t, string(protocol.CodeFeatureDisabled), open.ErrorCode)
 	assert.Contains(t, open.Error, "not available in this version")
 }
@@ -141,7 +148,7 @@ func TestPrototypeLanesSayWhyTheyAreClosed(t *testing.T) {
 func TestHelpListsTheCatalogueAndOneCommand(t *testing.T) {
 	f := newFixture(t, false)
 	all := data(t, f.run(t, user, "help", ""))["commands"].([]any)
-	assert.Len(t, all, 9)
+	assert.Len(t, all, 13)
 	one := data(t, f.run(t, user, "help", `{"command":"history"}`))["commands"].([]any)
 	require.Len(t, one, 1)
 	assert.Equal(t, "user", one[0].(map[string]any)["role"])
@@ -166,4 +173,80 @@ func TestChannelInfoCountsMembersAndMessages(t *testing.T) {
 	d := data(t, f.run(t, user, "channel_info", `{"room":"r","channel":"c"}`))
 	assert.Equal(t, []any{"c1"}, d["members"])
 	assert.EqualValues(t, 0, d["message_count"])
+}
+
+var testKVLimits = kv.Limits{MaxValueBytes: 32, MaxKeys: 3}
+
+func TestStoreCommandsSetGetListAndDeleteInTheCallersTenant(t *testing.T) {
+	f := newFixture(t, false)
+	set := data(t, f.run(t, user, "op.store.set", `{"key":"b","value":{"n":1}}`))
+	assert.Equal(t, map[string]any{"namespace": "default", "key": "b", "updated": true, "created": true}, set)
+	f.run(t, user, "op.store.set", `{"key":"a","value":[1,2]}`)
+	got := data(t, f.run(t, user, "op.store.get", `{"key":"b"}`))
+	assert.Equal(t, map[string]any{"namespace": "default", "key": "b", "found": true, "value": map[string]any{"n": 1.0}}, got)
+	assert.Equal(t, map[string]any{"namespace": "default", "count": 2.0, "keys": []any{"a", "b"}},
+		data(t, f.run(t, user, "op.store.list", "")))
+	assert.Equal(t, map[string]any{"namespace": "default", "key": "b", "deleted": true},
+		data(t, f.run(t, user, "op.store.delete", `{"key":"b"}`)))
+	assert.Equal(t, false, data(t, f.run(t, user, "op.store.get", `{"key":"b"}`))["found"])
+	other := Caller{ClientID: "c9", Tenant: "other", Role: auth.RoleUser}
+	assert.Equal(t, false, data(t, f.run(t, other, "op.store.get", `{"key":"a"}`))["found"], "another tenant sees nothing")
+	assert.Equal(t, 2.0, promtest.ToFloat64(f.m.KVOperations.Counter(metrics.KVGet, metrics.KVMiss)))
+}
+
+func TestStoreArgumentsAreValidated(t *testing.T) {
+	long := strings.Repeat("k", 257)
+	for _, tc := range []struct {
+		name, command, args, problem string
+	}{
+		{"a missing key", "op.store.get", `{}`, "args.key is required"},
+		{"an empty key", "op.store.get", `{"key":""}`, "args.key must be 1-256 bytes"},
+		{"a key over 256 bytes", "op.store.delete", `{"key":"` + long + `"}`, "args.key must be 1-256 bytes"},
+		{"a null value", "op.store.set", `{"key":"k","value":null}`, "args.value must not be null"},
+		{"a missing value", "op.store.set", `{"key":"k"}`, "args.value is required"},
+		{"a namespace with a slash", "op.store.get", `{"key":"k","namespace":"a/b"}`, "args.namespace may hold only"},
+		{"an empty namespace", "op.store.list", `{"namespace":""}`, "args.namespace must be 1-128 characters"},
+		{"a zero ttl", "op.store.set", `{"key":"k","value":1,"ttl_seconds":0}`, "args.ttl_seconds must be 1-31536000"},
+		{"a ttl over a year", "op.store.set", `{"key":"k","value":1,"ttl_seconds":31536001}`, "args.ttl_seconds must be 1-31536000"},
+		{"a list limit of 0", "op.store.list", `{"limit":0}`, "args.limit must be 1-1000"},
+		{"a list limit over 1000", "op.store.list", `{"limit":1001}`, "args.limit must be 1-1000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFixture(t, false).run(t, user, tc.command, tc.args)
+			require.Equal(t, string(protocol.CodeValidation), r.ErrorCode)
+			assert.Contains(t, string(r.Payload), tc.problem)
+		})
+	}
+}
+
+func TestStoreLimitsAreLimitExceededNamingTheLimit(t *testing.T) {
+	f := newFixture(t, false)
+	r := f.run(t, user, "op.store.set", `{"key":"k","value":"`+strings.Repeat("x", 31)+`"}`)
+	assert.Equal(t, string(protocol.CodeLimitExceeded), r.ErrorCode, "33 bytes of JSON as sent")
+	assert.Contains(t, r.Error, "ARQONBUS_STORE_MAX_VALUE_BYTES (32)")
+	for _, k := range []string{"a", "b", "c"} {
+		require.Equal(t, protocol.StatusSuccess, f.run(t, user, "op.store.set", `{"key":"`+k+`","value":1,"namespace":"n`+k+`"}`).Status)
+	}
+	r = f.run(t, user, "op.store.set", `{"key":"d","value":1}`)
+	assert.Equal(t, string(protocol.CodeLimitExceeded), r.ErrorCode)
+	assert.Contains(t, r.Error, "ARQONBUS_STORE_MAX_KEYS (3)")
+	assert.Equal(t, 1.0, promtest.ToFloat64(f.m.KVOperations.Counter(metrics.KVSet, metrics.KVLimit)))
+}
+
+func TestStoreCommandsAreOpenWhateverThePrototypeGate(t *testing.T) {
+	r := newFixture(t, false).run(t, user, "op.store.list", "")
+	assert.Equal(t, protocol.StatusSuccess, r.Status)
+}
+
+type downKV struct{ kv.Store }
+
+func (downKV) Get(context.Context, kv.Space, string) ([]byte, bool, error) {
+	return nil, false, fmt.Errorf("get: %w: dial tcp: refused", kv.ErrUnavailable)
+}
+
+func TestAnUnreachableStoreIsStorageUnavailable(t *testing.T) {
+	reg := New(Deps{Hub: bus.NewHub(4), KV: downKV{}, Status: func() Status { return Status{} }})
+	r := reg.Handle(context.Background(), user, &protocol.Envelope{ID: "x", Command: "op.store.get", Args: json.RawMessage(`{"key":"k"}`)})
+	assert.Equal(t, string(protocol.CodeStorageUnavailable), r.ErrorCode)
+	assert.NotContains(t, r.Error, "dial", "no internals reach the client")
 }

@@ -124,6 +124,12 @@ type Config struct {
 	// HistoryTTL expires idle Redis streams; 0 keeps them.
 	// ARQONBUS_HISTORY_TTL, default 0.
 	HistoryTTL time.Duration
+	// StoreMaxValueBytes bounds an op.store value, counted on its JSON as
+	// sent. ARQONBUS_STORE_MAX_VALUE_BYTES, default 65536.
+	StoreMaxValueBytes int
+	// StoreMaxKeys bounds the op.store keys of one tenant.
+	// ARQONBUS_STORE_MAX_KEYS, default 10000.
+	StoreMaxKeys int
 	// RedisURL is redis:// or rediss:// (password redacted when printed).
 	// ARQONBUS_REDIS_URL. Secret in part.
 	RedisURL string

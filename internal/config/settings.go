@@ -55,6 +55,8 @@ const (
 	VarAuthRequireTenant    = "ARQONBUS_AUTH_REQUIRE_TENANT"
 	VarEnablePersistence    = "ARQONBUS_ENABLE_PERSISTENCE"
 	VarRedisURL             = "ARQONBUS_REDIS_URL"
+	VarStoreMaxValueBytes   = "ARQONBUS_STORE_MAX_VALUE_BYTES"
+	VarStoreMaxKeys         = "ARQONBUS_STORE_MAX_KEYS"
 )
 
 // varPrefix starts every variable; testVarPrefix is reserved for the test
@@ -235,6 +237,8 @@ var settings = []setting{
 	durationSetting(varHistoryTTL, "expiry of idle Redis streams; 0 keeps them", func(c *Config) *time.Duration { return &c.HistoryTTL }),
 	stringSetting(VarRedisURL, "redis:// or rediss:// URL", func(c *Config) *string { return &c.RedisURL }),
 	durationSetting(varRedisTimeout, "bound on every Redis call and the startup PING", func(c *Config) *time.Duration { return &c.RedisTimeout }),
+	intSetting(VarStoreMaxValueBytes, "largest op.store value in bytes of its JSON (1..16 MiB)", func(c *Config) *int { return &c.StoreMaxValueBytes }),
+	intSetting(VarStoreMaxKeys, "op.store keys per tenant, all namespaces together (1..100000000)", func(c *Config) *int { return &c.StoreMaxKeys }),
 	durationSetting(varRedisLinger, "how long a busy batch of Redis appends waits for more (0..10ms); 0 sends at once", func(c *Config) *time.Duration { return &c.RedisBatchLinger }),
 
 	enumSetting(varLogLevel, "log level", logLevelEnum, func(c *Config) *string { return &c.LogLevel }),

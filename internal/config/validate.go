@@ -15,6 +15,11 @@ const (
 	maxMessageSize = 64 << 20 // bytes (64 MiB); larger frames are a memory risk per connection
 	maxJSONDepth   = 1000
 	maxLeeway      = 300 * time.Second
+	// maxStoreValueBytes bounds ARQONBUS_STORE_MAX_VALUE_BYTES (16 MiB):
+	// a value travels in one frame, and Redis holds it in one hash field.
+	maxStoreValueBytes = 16 << 20
+	// maxStoreKeys bounds ARQONBUS_STORE_MAX_KEYS (keys per tenant).
+	maxStoreKeys   = 100_000_000
 	maxLinger      = 10 * time.Millisecond
 	maxGCHeapFloor = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
 	// minSecretLen is the HMAC key length the strict preflight demands (bytes).
@@ -126,6 +131,8 @@ func (c *Config) validate() []problem {
 		v.add([]string{varHistoryTTL}, "%s must not be negative (0 keeps streams)", c.HistoryTTL)
 	}
 	v.atLeast(varHistorySize, c.MaxHistorySize, 1)
+	v.intRange(VarStoreMaxValueBytes, c.StoreMaxValueBytes, 1, maxStoreValueBytes)
+	v.intRange(VarStoreMaxKeys, c.StoreMaxKeys, 1, maxStoreKeys)
 
 	for _, o := range c.AllowedOrigins {
 		if o == "*" && c.profile() != ProfileDev {

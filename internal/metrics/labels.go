@@ -50,6 +50,35 @@ var FailureOps = []string{
 	FailBrokerPublish, FailBrokerDecode, FailBrokerHeartbeat, FailBrokerPresence,
 }
 
+// KVOp is the op label of arqonbus_kv_operations_total.
+type KVOp string
+
+// Operations of the key-value store (op.store.*).
+const (
+	KVSet    KVOp = "set"
+	KVGet    KVOp = "get"
+	KVDelete KVOp = "delete"
+	KVList   KVOp = "list"
+)
+
+// KVResult is the result label of arqonbus_kv_operations_total.
+type KVResult string
+
+// Results of a key-value operation that reached the store.
+const (
+	KVOK          KVResult = "ok"          // done (get: found; delete: deleted)
+	KVMiss        KVResult = "miss"        // get or delete of a key that is not there
+	KVLimit       KVResult = "limit"       // refused: key or value limit
+	KVUnavailable KVResult = "unavailable" // the backend did not answer
+	KVError       KVResult = "error"       // any other failure (logged)
+)
+
+// KVOps and KVResults list the values New starts at 0 (every pair).
+var (
+	KVOps     = []KVOp{KVSet, KVGet, KVDelete, KVList}
+	KVResults = []KVResult{KVOK, KVMiss, KVLimit, KVUnavailable, KVError}
+)
+
 // ReceivedInvalid is the type label of a received frame that did not
 // decode.
 const ReceivedInvalid = "invalid"
@@ -88,6 +117,11 @@ func (m *Metrics) start(l Labels) {
 		m.Failures.WithLabelValues(op)
 	}
 	m.MessagesReceived.WithLabelValues(ReceivedInvalid)
+	for _, op := range KVOps {
+		for _, r := range KVResults {
+			m.KVOperations.vec.WithLabelValues(string(op), string(r))
+		}
+	}
 	for _, t := range l.MessageTypes {
 		m.MessagesReceived.WithLabelValues(t)
 	}

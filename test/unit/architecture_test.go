@@ -14,29 +14,34 @@ const module = "github.com/arqonbus/arqonbus/"
 
 // allowedImports lists, for each package of ours, the packages of ours it may
 // import (directly or not). Imports point down only: cmd → app →
-// {transport, ops} → {command, bus, auth, store, broker} → protocol, with
-// config, metrics and batcher as leaves (they import nothing of ours). A
+// {transport, ops} → {command, bus, auth, store, kv, broker} → protocol, with
+// config, metrics, batcher and rediskey as leaves (they import nothing of ours). A
 // package missing here may import nothing of ours.
 var allowedImports = map[string][]string{
 	"cmd/arqonbus":              {"internal/app", "*"},
 	"cmd/arqon":                 {"internal/client", "internal/protocol"},
 	"cmd/arqonbench":            {"internal/client", "internal/protocol"},
 	"internal/app":              {"*"},
-	"internal/transport/ws":     {"internal/bus", "internal/command", "internal/auth", "internal/protocol", "internal/metrics", "internal/store", "internal/broker", "internal/config", "internal/batcher"},
-	"internal/ops":              {"internal/command", "internal/metrics", "internal/store", "internal/bus", "internal/auth", "internal/protocol", "internal/broker", "internal/config", "internal/batcher"},
-	"internal/command":          {"internal/bus", "internal/auth", "internal/store", "internal/protocol", "internal/broker", "internal/metrics", "internal/config", "internal/batcher"},
+	"internal/transport/ws":     {"internal/bus", "internal/command", "internal/auth", "internal/protocol", "internal/metrics", "internal/kv", "internal/store", "internal/broker", "internal/config", "internal/batcher"},
+	"internal/ops":              {"internal/command", "internal/metrics", "internal/kv", "internal/store", "internal/bus", "internal/auth", "internal/protocol", "internal/broker", "internal/config", "internal/batcher"},
+	"internal/command":          {"internal/bus", "internal/auth", "internal/kv", "internal/store", "internal/protocol", "internal/broker", "internal/metrics", "internal/config", "internal/batcher"},
 	"internal/bus":              {"internal/broker", "internal/store", "internal/protocol", "internal/metrics", "internal/config", "internal/batcher"},
 	"internal/broker":           {"internal/protocol", "internal/metrics", "internal/batcher"},
 	"internal/auth":             {"internal/protocol", "internal/config"},
 	"internal/store":            {"internal/protocol", "internal/metrics", "internal/config"},
 	"internal/store/memstore":   {"internal/store", "internal/protocol", "internal/metrics", "internal/config"},
-	"internal/store/redisstore": {"internal/store", "internal/protocol", "internal/metrics", "internal/config", "internal/batcher"},
+	"internal/store/redisstore": {"internal/rediskey", "internal/store", "internal/protocol", "internal/metrics", "internal/config", "internal/batcher"},
 	"internal/store/storetest":  {"internal/store", "internal/protocol", "internal/metrics", "internal/config"},
+	"internal/kv":               {"internal/protocol"},
+	"internal/kv/memkv":         {"internal/kv", "internal/protocol"},
+	"internal/kv/rediskv":       {"internal/rediskey", "internal/kv", "internal/protocol"},
+	"internal/kv/kvtest":        {"internal/kv", "internal/protocol"},
 	"internal/client":           {"internal/protocol"},
 	"internal/protocol":         {},
 	"internal/config":           {},
 	"internal/metrics":          {},
 	"internal/batcher":          {},
+	"internal/rediskey":         {},
 }
 
 func TestImportsPointDownOnly(t *testing.T) {
