@@ -5,6 +5,7 @@
 //	arqon publish ROOM:CHANNEL '{"text":"hello"}'
 //	arqon command NAME ['{"arg":"value"}']
 //	arqon status
+//	arqon kv set|get|delete|list …
 package main
 
 import (
@@ -98,6 +99,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return help(cmdArgs, stdout, stderr)
 	}
 	sc, ok := lookup(name)
+	if !ok && len(group(name)) > 0 {
+		switch {
+		case len(cmdArgs) > 0 && wantsHelp(cmdArgs[:1]):
+			printGroupUsage(stdout, name)
+			return exitOK
+		case len(cmdArgs) == 0:
+			fmt.Fprintf(stderr, "arqon %s: which command?\n", name)
+			printGroupUsage(stderr, name)
+			return exitUsage
+		}
+		name += " " + cmdArgs[0]
+		sc, ok = lookup(name)
+		if !ok {
+			fmt.Fprintf(stderr, "arqon: unknown command %q\n", name)
+			printGroupUsage(stderr, strings.Fields(name)[0])
+			return exitUsage
+		}
+		cmdArgs = cmdArgs[1:]
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "arqon: unknown command %q\n", name)
 		printUsage(stderr)
@@ -136,18 +156,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return printReply(stdout, stderr, r, err)
 }
 
-// help answers `arqon help [COMMAND]`.
+// help answers `arqon help [COMMAND]`, where COMMAND may be two words
+// (`arqon help kv get`) or a group (`arqon help kv`).
 func help(args []string, stdout, stderr io.Writer) int {
-	switch len(args) {
-	case 0:
+	name := strings.Join(args, " ")
+	switch {
+	case len(args) == 0:
 		printUsage(stdout)
 		return exitOK
-	case 1:
-		if sc, ok := lookup(args[0]); ok {
+	case len(args) > 2:
+	case len(args) == 1 && len(group(name)) > 0:
+		printGroupUsage(stdout, name)
+		return exitOK
+	default:
+		if sc, ok := lookup(name); ok {
 			printCommandUsage(stdout, sc)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "arqon: unknown command %q\n", args[0])
+		fmt.Fprintf(stderr, "arqon: unknown command %q\n", name)
 	}
 	printUsage(stderr)
 	return exitUsage
@@ -167,10 +193,17 @@ func wantsHelp(args []string) bool {
 // send.
 type job struct {
 	room, channel string             // tail
-	request       *protocol.Envelope // publish, command, status; nil for tail
+	request       *protocol.Envelope // publish, command, status, kv; nil for tail
 }
 
 func parseJob(sc subcommand, args []string) (job, error) {
+	var opts map[string]string
+	if len(sc.options) > 0 {
+		var err error
+		if args, opts, err = splitOptions(sc, args); err != nil {
+			return job{}, err
+		}
+	}
 	if len(args) < sc.minArgs || len(args) > sc.maxArgs {
 		if sc.maxArgs == 0 {
 			return job{}, fmt.Errorf("takes no arguments, got %q", strings.Join(args, " "))
@@ -178,6 +211,9 @@ func parseJob(sc subcommand, args []string) (job, error) {
 		return job{}, fmt.Errorf("takes %s, got %d argument(s)", sc.args, len(args))
 	}
 	switch sc.name {
+	case "kv set", "kv get", "kv delete", "kv list":
+		r, err := kvRequest(sc, args, opts)
+		return job{request: r}, err
 	case "tail":
 		room, channel, err := roomChannel(args[0])
 		return job{room: room, channel: channel}, err

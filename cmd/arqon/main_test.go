@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
@@ -29,9 +32,11 @@ func TestHelpGoesToStdoutExitsZeroAndDialsNothing(t *testing.T) {
 	env := map[string]string{"ARQON_URL": url}
 	cases := [][]string{{"--help"}, {"-h"}, {"help"}}
 	for _, sc := range subcommands {
-		cases = append(cases, []string{sc.name, "--help"}, []string{sc.name, "-h"}, []string{"help", sc.name})
+		name := strings.Fields(sc.name)
+		cases = append(cases, append(name, "--help"), append(name, "-h"), append([]string{"help"}, name...))
 	}
-	cases = append(cases, []string{"publish", "science:explore", "--help"})
+	cases = append(cases, []string{"publish", "science:explore", "--help"},
+		[]string{"kv", "--help"}, []string{"kv", "-h"}, []string{"help", "kv"}, []string{"kv", "set", "k", "--help"})
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			code, out, errOut := runArqon(t, env, args...)
@@ -71,6 +76,21 @@ func TestUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *testing.T) {
 		{[]string{"command"}, "usage: arqon [flags] command NAME [JSON]"},
 		{[]string{"command", "history", "nope"}, "the args must be a JSON object"},
 		{[]string{"status", "now"}, "takes no arguments"},
+		{[]string{"kv"}, "usage: arqon [flags] kv set|get|delete|list"},
+		{[]string{"kv", "put", "k"}, `unknown command "kv put"`},
+		{[]string{"help", "kv", "put"}, `unknown command "kv put"`},
+		{[]string{"kv", "get"}, "takes KEY, got 0 argument(s)"},
+		{[]string{"kv", "get", "a", "b"}, "takes KEY, got 2 argument(s)"},
+		{[]string{"kv", "set", "k"}, "takes KEY JSON, got 1 argument(s)"},
+		{[]string{"kv", "set", "k", "blue"}, "the value must be JSON"},
+		{[]string{"kv", "set", "k", "null"}, "the value must be JSON other than null"},
+		{[]string{"kv", "set", "k", "1", "--ttl", "0"}, "--ttl must be a whole number of at least 1"},
+		{[]string{"kv", "set", "k", "1", "--ttl=soon"}, `--ttl must be a whole number of at least 1, got "soon"`},
+		{[]string{"kv", "get", "k", "--ttl", "5"}, "unknown flag --ttl (kv get takes --namespace)"},
+		{[]string{"kv", "get", "k", "--namespace"}, "flag --namespace needs a value"},
+		{[]string{"kv", "delete", "k", "--namespace="}, "--namespace must not be empty"},
+		{[]string{"kv", "list", "extra"}, "takes no arguments"},
+		{[]string{"kv", "list", "--limit", "-3"}, "--limit must be a whole number of at least 1"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runArqon(t, env, tc.args...)
@@ -81,6 +101,83 @@ func TestUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *testing.T) {
 		})
 	}
 	assert.Zero(t, dials.Load(), "a wrong command line connects to nothing")
+}
+
+func TestKVHelpListsTheKVCommandsAndTheirOptions(t *testing.T) {
+	_, out, _ := runArqon(t, nil, "kv", "--help")
+	for _, sc := range group("kv") {
+		assert.Contains(t, out, "\n  "+sc.synopsis()+" ")
+	}
+	assert.NotContains(t, out, "publish ROOM:CHANNEL", "only the kv commands")
+	_, out, _ = runArqon(t, nil, "help", "kv", "list")
+	for _, o := range []string{"--namespace NS", "--prefix P", "--limit N"} {
+		assert.Contains(t, out, "\n  "+o+" ")
+	}
+}
+
+// Each kv command line becomes one op.store.* command whose args carry
+// exactly what the line said, options before or after the arguments.
+func TestKVCommandLinesBecomeStoreCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		command string
+		want    string
+	}{
+		{[]string{"set", "theme", `{"dark":true}`}, "op.store.set", `{"key":"theme","value":{"dark":true}}`},
+		{[]string{"set", "--namespace", "prefs", "n", "-5", "--ttl=60"}, "op.store.set",
+			`{"key":"n","value":-5,"namespace":"prefs","ttl_seconds":60}`},
+		{[]string{"set", "k", `"blue"`}, "op.store.set", `{"key":"k","value":"blue"}`},
+		{[]string{"get", "--", "--odd"}, "op.store.get", `{"key":"--odd"}`},
+		{[]string{"delete", "theme", "--namespace", "prefs"}, "op.store.delete", `{"key":"theme","namespace":"prefs"}`},
+		{[]string{"list"}, "op.store.list", `{}`},
+		{[]string{"list", "--prefix", "", "--limit", "10"}, "op.store.list", `{"prefix":"","limit":10}`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			sc, ok := lookup("kv " + tc.args[0])
+			require.True(t, ok)
+			j, err := parseJob(sc, tc.args[1:])
+			require.NoError(t, err)
+			assert.Equal(t, protocol.TypeCommand, j.request.Type)
+			assert.Equal(t, tc.command, j.request.Command)
+			assert.JSONEq(t, tc.want, string(j.request.Args))
+		})
+	}
+}
+
+func TestKVCommandsPrintTheServersRepliesAndExitOneOnAnErrorReply(t *testing.T) {
+	env := map[string]string{"ARQON_URL": testutil.StartServer(t).URL}
+	reply := func(args ...string) (int, map[string]any) {
+		t.Helper()
+		code, out, errOut := runArqon(t, env, append([]string{"kv"}, args...)...)
+		assert.Empty(t, errOut)
+		var r struct {
+			Payload struct {
+				Data map[string]any `json:"data"`
+			} `json:"payload"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &r), "stdout: %q", out)
+		return code, r.Payload.Data
+	}
+
+	code, data := reply("set", "theme", `{"dark":true}`, "--namespace", "prefs")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, true, data["created"])
+	code, data = reply("get", "theme", "--namespace", "prefs")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, map[string]any{"dark": true}, data["value"])
+	code, data = reply("get", "theme")
+	assert.Equal(t, exitOK, code, "a missing key is an answer, not an error")
+	assert.Equal(t, false, data["found"], "the default namespace is another one")
+	code, data = reply("list", "--namespace", "prefs", "--prefix", "th")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, []any{"theme"}, data["keys"])
+	code, data = reply("delete", "theme", "--namespace", "prefs")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, true, data["deleted"])
+
+	code, out, _ := runArqon(t, env, "kv", "get", "theme", "--namespace", "no spaces")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, out, string(protocol.CodeValidation), "the error reply is printed")
 }
 
 func TestAwaitExitReturnsRunsStatus(t *testing.T) {

@@ -18,8 +18,9 @@ type subcommand struct {
 	args    string // argument synopsis
 	minArgs int
 	maxArgs int
-	summary string // one line in the command list
-	detail  string // the rest of `arqon help NAME`
+	options []option // flags after the name, in any place among the arguments
+	summary string   // one line in the command list
+	detail  string   // the rest of `arqon help NAME`
 }
 
 var subcommands = []subcommand{
@@ -51,6 +52,41 @@ example: arqon command history '{"room":"science","channel":"explore","limit":10
 		summary: "print the server's status",
 		detail:  `Prints the reply of the server's status command: version, profile, connections, rooms, storage state.`,
 	},
+	{
+		name: "kv set", args: "KEY JSON", minArgs: 2, maxArgs: 2, options: []option{optNamespace, optTTL},
+		summary: "store a JSON value under KEY (op.store.set)",
+		detail: `Stores JSON (any JSON value but null; a string is quoted) under KEY in a
+namespace of your tenant and prints the reply, e.g. {"created":true,…}.
+example: arqon kv set theme '{"dark":true}' --namespace prefs --ttl 3600`,
+	},
+	{
+		name: "kv get", args: "KEY", minArgs: 1, maxArgs: 1, options: []option{optNamespace},
+		summary: "print the value of KEY (op.store.get)",
+		detail: `Prints the reply of op.store.get: {"found":true,"value":…} or {"found":false}
+(a missing key is not an error).
+example: arqon kv get theme --namespace prefs`,
+	},
+	{
+		name: "kv delete", args: "KEY", minArgs: 1, maxArgs: 1, options: []option{optNamespace},
+		summary: "delete KEY (op.store.delete)",
+		detail: `Deletes KEY and prints the reply: {"deleted":false} when there was none.
+example: arqon kv delete theme --namespace prefs`,
+	},
+	{
+		name: "kv list", args: "", minArgs: 0, maxArgs: 0, options: []option{optNamespace, optPrefix, optLimit},
+		summary: "list the keys of a namespace, sorted (op.store.list)",
+		detail: `Prints the reply of op.store.list: {"count":N,"keys":[…]}, the keys sorted
+bytewise.
+example: arqon kv list --namespace prefs --prefix th --limit 10`,
+	},
+}
+
+// groupDetail is the help of a group of subcommands (`arqon help kv`).
+var groupDetail = map[string]string{
+	"kv": `The key-value store: JSON values under keys, in a namespace (default
+"default") inside your tenant; no namespace reaches another tenant. The
+options of a kv command may come anywhere after its name; "--" ends them (for
+a key that starts with a dash).`,
 }
 
 func lookup(name string) (subcommand, bool) {
@@ -62,8 +98,36 @@ func lookup(name string) (subcommand, bool) {
 	return subcommand{}, false
 }
 
+// group returns the subcommands whose name begins with the word name
+// ("kv": kv set, kv get, …); none for a plain subcommand.
+func group(name string) []subcommand {
+	var out []subcommand
+	for _, sc := range subcommands {
+		if strings.HasPrefix(sc.name, name+" ") {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
 func (sc subcommand) synopsis() string {
-	return strings.TrimSpace(sc.name + " " + sc.args)
+	s := strings.TrimSpace(sc.name + " " + sc.args)
+	for _, o := range sc.options {
+		s += " " + o.synopsis()
+	}
+	return s
+}
+
+// writeCommandList writes one line per subcommand, the summaries in one
+// column.
+func writeCommandList(b *strings.Builder, scs []subcommand) {
+	width := 25
+	for _, sc := range scs {
+		width = max(width, len(sc.synopsis()))
+	}
+	for _, sc := range scs {
+		fmt.Fprintf(b, "  %-*s  %s\n", width, sc.synopsis(), sc.summary)
+	}
 }
 
 // printUsage writes the whole help: commands, flags, environment, exit
@@ -72,18 +136,41 @@ func printUsage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("usage: arqon [flags] COMMAND [ARGS]\n\n")
 	b.WriteString("arqon is the ArqonBus command-line client.\n\ncommands:\n")
-	for _, sc := range subcommands {
-		fmt.Fprintf(&b, "  %-26s %s\n", sc.synopsis(), sc.summary)
-	}
+	writeCommandList(&b, subcommands)
 	b.WriteString("\n`arqon help COMMAND` or `arqon COMMAND --help` describes one command.\n")
 	b.WriteString("\nexamples:\n  arqon tail science:explore\n  arqon publish science:explore '{\"text\":\"hello\"}'\n")
+	b.WriteString("  arqon kv set theme '{\"dark\":true}'\n")
 	b.WriteString(commonHelp)
 	fmt.Fprint(w, b.String())
 }
 
 // printCommandUsage writes the help of one subcommand.
 func printCommandUsage(w io.Writer, sc subcommand) {
-	fmt.Fprintf(w, "usage: arqon [flags] %s\n\n%s\n%s", sc.synopsis(), sc.detail, commonHelp)
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: arqon [flags] %s\n\n%s\n", sc.synopsis(), sc.detail)
+	if len(sc.options) > 0 {
+		b.WriteString("\noptions (anywhere after the command name):\n")
+		for _, o := range sc.options {
+			fmt.Fprintf(&b, "  %-20s %s\n", "--"+o.name+" "+o.value, o.help)
+		}
+	}
+	b.WriteString(commonHelp)
+	fmt.Fprint(w, b.String())
+}
+
+// printGroupUsage writes the help of a group of subcommands.
+func printGroupUsage(w io.Writer, name string) {
+	scs := group(name)
+	ops := make([]string, len(scs))
+	for i, sc := range scs {
+		ops[i] = strings.TrimPrefix(sc.name, name+" ")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: arqon [flags] %s %s [ARGS]\n\n%s\n\ncommands:\n", name, strings.Join(ops, "|"), groupDetail[name])
+	writeCommandList(&b, scs)
+	fmt.Fprintf(&b, "\n`arqon help %s COMMAND` or `arqon %s COMMAND --help` describes one command.\n", name, name)
+	b.WriteString(commonHelp)
+	fmt.Fprint(w, b.String())
 }
 
 // commonHelp is the part every help text shares.
