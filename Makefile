@@ -16,9 +16,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/arqonbus/arqonbus/internal/app.version=$(VERSION) \
              -X github.com/arqonbus/arqonbus/internal/app.commit=$(COMMIT)
-# Build tools (actionlint, gotestsum) are pinned in tools/go.mod and built once
-# into build/tools by `make tools`; they are rebuilt only when tools/go.mod or
-# tools/go.sum change.
+# Build tools (actionlint, gotestsum, gremlins) are pinned in tools/go.mod and
+# built once into build/tools (`make tools` builds the two the gate needs;
+# `make mutation` builds gremlins); they are rebuilt only when tools/go.mod
+# or tools/go.sum change.
 TOOLS     := build/tools
 TOOL_BINS := $(TOOLS)/actionlint $(TOOLS)/gotestsum
 
@@ -46,7 +47,7 @@ FUZZ_TARGETS := \
 .PHONY: help build run lint fmt vet actionlint test test-unit test-integration test-e2e \
 	test-regression test-adversarial test-all fuzz cover cover-check bench testenv image clean tools \
 	test-unit-386 \
-	first-hour
+	first-hour mutation
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -84,12 +85,12 @@ vet:
 actionlint: tools
 	$(TOOLS)/actionlint .github/workflows/*.yml
 
-tools: $(TOOL_BINS) ## build the pinned tools (actionlint, gotestsum) into build/tools
+tools: $(TOOL_BINS) ## build the pinned tools the gate needs (actionlint, gotestsum) into build/tools
 
 $(TOOL_BINS) &: tools/go.mod tools/go.sum
 	@mkdir -p $(TOOLS)
 	@echo "tools: building actionlint and gotestsum into $(TOOLS) (once per version change)"
-	@start=$$(date +%s); cd tools && $(GO) build -o ../$(TOOLS)/ tool; \
+	@start=$$(date +%s); cd tools && $(GO) build -o ../$(TOOLS)/ github.com/rhysd/actionlint/cmd/actionlint gotest.tools/gotestsum; \
 	echo "tools: built in $$(( $$(date +%s) - start ))s"
 
 testenv: ## prepare what the tests need (a Redis image or redis-server)
@@ -158,6 +159,15 @@ cover-check: cover ## fail when total coverage is under COVER_MIN
 	@total=$$($(GO) tool cover -func=build/coverage.txt | awk '/^total:/ {sub("%","",$$3); print $$3}'); \
 	echo "coverage $$total% (minimum $(COVER_MIN)%)"; \
 	awk -v t="$$total" -v m="$(COVER_MIN)" 'BEGIN { exit (t+0 < m+0) }'
+
+# Not part of test-all: about 23 minutes on two cores (docs/testing.md); the
+# nightly workflow runs it.
+$(TOOLS)/gremlins: tools/go.mod tools/go.sum
+	@mkdir -p $(TOOLS)
+	cd tools && $(GO) build -o ../$(TOOLS)/ github.com/go-gremlins/gremlins/cmd/gremlins
+
+mutation: $(TOOLS)/gremlins ## mutation testing of the core packages with gremlins; table in build/mutation.txt
+	scripts/mutation.sh
 
 bench: ## Go benchmarks (benchstat-friendly output in build/bench.txt)
 	@mkdir -p build

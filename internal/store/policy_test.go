@@ -154,6 +154,8 @@ func TestDegradedStartsOnTheFallbackWhenThePrimaryIsDown(t *testing.T) {
 	f.primary.down.Store(false)
 	eventually(t, func() bool { return f.state() == store.StateOK }, "recovery")
 	assert.Zero(t, testutil.ToFloat64(f.m.StorageDegraded))
+	// The state turns ok before its WARN line is written (outside the lock).
+	eventually(t, func() bool { return len(f.logs.warnings()) == 2 }, "the recovery's WARN line")
 	assert.Equal(t, []string{"ok->degraded", "degraded->ok"}, f.logs.warnings())
 }
 
@@ -182,6 +184,8 @@ func TestDegradedFailsOverOnceUnderConcurrentWrites(t *testing.T) {
 
 	f.primary.down.Store(false)
 	eventually(t, func() bool { return f.state() == store.StateOK }, "recovery")
+	// The state turns ok before its WARN line is written (outside the lock).
+	eventually(t, func() bool { return len(f.logs.warnings()) == 2 }, "the recovery's WARN line")
 	assert.Equal(t, []string{"ok->degraded", "degraded->ok"}, f.logs.warnings())
 	assert.Zero(t, testutil.ToFloat64(f.m.StorageDegraded))
 	assert.Positive(t, f.ops("ping", "ok"), "probes count as ping operations")
