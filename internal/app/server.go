@@ -19,6 +19,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/bus"
 	"github.com/arqonbus/arqonbus/internal/command"
 	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/cron"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/ops"
 	"github.com/arqonbus/arqonbus/internal/protocol"
@@ -42,6 +43,7 @@ type Server struct {
 	hub     *bus.Hub
 	broker  broker.Broker
 	ws      *ws.Server
+	cron    *cron.Scheduler
 	started time.Time
 
 	listeners []net.Listener
@@ -99,14 +101,21 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		Hub: s.hub, Broker: s.broker, Store: s.store.persist(), RequireMembership: cfg.RequireMembership,
 		Clock: o.Clock, Logger: s.log, Metrics: s.metrics,
 	})
+	s.cron = cron.New(cron.Options{
+		Fire:         cronFire(publisher, s.log),
+		MaxPerClient: cfg.CronMaxJobsPerClient, MaxJobs: cfg.CronMaxJobs,
+		Logger: s.log, Metrics: s.metrics,
+	})
 	commands := command.New(command.Deps{
 		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
 		KV: s.store.kv, KVLimits: kvLimits(cfg),
+		Cron: s.cron, CronMinInterval: cfg.CronMinInterval,
 		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
 		Metrics: s.metrics,
 	})
 	s.ws = ws.NewServer(ws.Options{
 		Hub: s.hub, Presence: s.broker, Publisher: publisher, Commands: commands, Verifier: verifier,
+		OnDisconnect:    func(id string) { s.cron.CancelOwner(id) },
 		AllowQueryToken: cfg.AuthAllowQueryToken, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnections: cfg.MaxConnections, MaxMessageSize: cfg.MaxMessageSize, MaxJSONDepth: cfg.MaxJSONDepth,
 		SendQueueBytes: cfg.SendQueueBytes, MaxViolations: cfg.MaxViolations,
@@ -116,6 +125,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		Metrics: s.metrics, Logger: s.log, Clock: o.Clock,
 	})
 	if err := s.listen(); err != nil {
+		s.cron.Close()
 		_ = s.broker.Close()
 		_ = s.store.close()
 		return nil, err
@@ -241,12 +251,14 @@ func (s *Server) readiness() ops.Readiness {
 	}
 }
 
-// Shutdown drains the node (SPEC §10): not ready, stop accepting, close every
-// client with 1001 after its queued frames (bounded by ctx), close storage.
-// It is idempotent.
+// Shutdown drains the node (SPEC §10): cancel every cron job (no firing
+// runs once the bus drains), not ready, stop accepting, close every client
+// with 1001 after its queued frames (bounded by ctx), close storage. It is
+// idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdown.Do(func() {
+		s.cron.Close()
 		s.draining.Store(true)
 		s.log.Info("draining", "connections", s.ws.Connections())
 		for _, srv := range s.https {

@@ -85,7 +85,7 @@ func (p *Publisher) Publish(ctx context.Context, from Sender, env *protocol.Enve
 	var res Result
 	var err error
 	if env.HasRoute() {
-		res, err = p.publishRoom(ctx, from, env)
+		res, err = p.publishRoom(ctx, from, env, p.requireMembership)
 	} else if env.ToClient != "" {
 		res, err = p.publishDirect(ctx, from, env)
 	}
@@ -95,9 +95,26 @@ func (p *Publisher) Publish(ctx context.Context, from Sender, env *protocol.Enve
 	return res, err
 }
 
-func (p *Publisher) publishRoom(ctx context.Context, from Sender, env *protocol.Envelope) (Result, error) {
+// PublishServer publishes a room message the node itself originates (a
+// cron firing) through the same pipeline as a client's: storage mode,
+// history, fan-out and metrics alike. from.ID is a service name (such as
+// "op-cron") set as sender and from_client; it is no client, so the
+// membership rule does not apply.
+func (p *Publisher) PublishServer(ctx context.Context, from Sender, env *protocol.Envelope) (Result, error) {
+	start := p.clock()
+	env.Sender = from.ID
+	env.FromClient = from.ID
+	protocol.Stamp(env, start)
+	res, err := p.publishRoom(ctx, from, env, false)
+	if err == nil {
+		p.duration.Observe(p.clock().Sub(start).Seconds())
+	}
+	return res, err
+}
+
+func (p *Publisher) publishRoom(ctx context.Context, from Sender, env *protocol.Envelope, checkMember bool) (Result, error) {
 	t := Topic{Tenant: from.Tenant, Room: env.Room, Channel: env.Channel}
-	if p.requireMembership && !p.hub.IsMember(from.ID, t) {
+	if checkMember && !p.hub.IsMember(from.ID, t) {
 		return Result{}, protocol.NewError(protocol.CodeAuthorization,
 			"join this room and channel before publishing to it")
 	}

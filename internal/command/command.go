@@ -16,6 +16,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/cron"
 	"github.com/arqonbus/arqonbus/internal/kv"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
@@ -49,6 +50,7 @@ type ArgType string
 const (
 	ArgString  ArgType = "string"
 	ArgInteger ArgType = "integer"
+	ArgNumber  ArgType = "number"
 	// ArgAny is any JSON value; unlike the others a null is kept (the
 	// handler decides what it means).
 	ArgAny ArgType = "any"
@@ -99,6 +101,12 @@ type Deps struct {
 	// replies can name them (MaxValueBytes is counted on the value's JSON
 	// as sent).
 	KVLimits kv.Limits
+	// Cron is the node's scheduler of op.cron.*; nil answers
+	// FEATURE_DISABLED.
+	Cron *cron.Scheduler
+	// CronMinInterval is the shortest interval_seconds
+	// (ARQONBUS_CRON_MIN_INTERVAL).
+	CronMinInterval time.Duration
 	// PrototypeLanesOpen says whether experimental lanes may be used.
 	PrototypeLanesOpen bool
 	// MaxReplyBytes bounds the messages one history answer carries (the
@@ -130,7 +138,7 @@ func New(d Deps) *Registry {
 		d.Metrics = metrics.New(nil)
 	}
 	r := &Registry{deps: d, cmds: make(map[string]*Command)}
-	for _, c := range r.builtins() {
+	for _, c := range append(r.builtins(), r.cronCommands()...) {
 		r.cmds[c.Name] = c
 	}
 	return r
@@ -188,9 +196,11 @@ func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelop
 	return c.Name, msg, data, err
 }
 
-// isPrototypeLane matches the experimental work lanes of a later version.
+// isPrototypeLane matches the work queue (SPEC §11.1), the prototype lane
+// not served yet: operator.join, op.task.*, op.worker.* and truth.verify.
 func isPrototypeLane(name string) bool {
-	return strings.HasPrefix(name, "op.cron.") || name == protocol.TypeOperatorJoin
+	return name == protocol.TypeOperatorJoin || name == "truth.verify" ||
+		strings.HasPrefix(name, "op.task.") || strings.HasPrefix(name, "op.worker.")
 }
 
 func (r *Registry) prototypeError(name string) error {
@@ -254,6 +264,9 @@ func typeMatches(t ArgType, raw json.RawMessage) bool {
 		return len(raw) > 0 && raw[0] == '"'
 	case ArgAny:
 		return true
+	case ArgNumber:
+		var f float64
+		return len(raw) > 0 && raw[0] != '"' && json.Unmarshal(raw, &f) == nil
 	case ArgInteger:
 		var n json.Number
 		if json.Unmarshal(raw, &n) != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
+	"github.com/arqonbus/arqonbus/internal/cron"
 	"github.com/arqonbus/arqonbus/internal/kv"
 	"github.com/arqonbus/arqonbus/internal/kv/memkv"
 	"github.com/arqonbus/arqonbus/internal/metrics"
@@ -137,10 +138,10 @@ func TestHistoryWithoutPersistenceIsFeatureDisabled(t *testing.T) {
 }
 
 func TestPrototypeLanesSayWhyTheyAreClosed(t *testing.T) {
-	closed := newFixture(t, false).run(t, user, "op.cron.schedule", "")
+	closed := newFixture(t, false).run(t, user, "op.task.submit", "")
 	assert.Equal(t, string(protocol.CodeFeatureDisabled), closed.ErrorCode)
 	assert.Contains(t, closed.Error, "closed in this profile")
-	open := newFixture(t, true).run(t, user, "op.cron.list", "")
+	open := newFixture(t, true).run(t, user, "op.worker.leave", "")
 	assert.Equal(t, string(protocol.CodeFeatureDisabled), open.ErrorCode)
 	assert.Contains(t, open.Error, "not available in this version")
 }
@@ -148,7 +149,7 @@ func TestPrototypeLanesSayWhyTheyAreClosed(t *testing.T) {
 func TestHelpListsTheCatalogueAndOneCommand(t *testing.T) {
 	f := newFixture(t, false)
 	all := data(t, f.run(t, user, "help", ""))["commands"].([]any)
-	assert.Len(t, all, 13)
+	assert.Len(t, all, 16)
 	one := data(t, f.run(t, user, "help", `{"command":"history"}`))["commands"].([]any)
 	require.Len(t, one, 1)
 	assert.Equal(t, "user", one[0].(map[string]any)["role"])
@@ -249,4 +250,97 @@ func TestAnUnreachableStoreIsStorageUnavailable(t *testing.T) {
 	r := reg.Handle(context.Background(), user, &protocol.Envelope{ID: "x", Command: "op.store.get", Args: json.RawMessage(`{"key":"k"}`)})
 	assert.Equal(t, string(protocol.CodeStorageUnavailable), r.ErrorCode)
 	assert.NotContains(t, r.Error, "dial", "no internals reach the client")
+}
+
+func newCronFixture(t *testing.T) (*fixture, *cron.Scheduler) {
+	t.Helper()
+	f := newFixture(t, false)
+	s := cron.New(cron.Options{Fire: func(cron.Job, int) cron.Result { return metrics.CronOK },
+		MaxPerClient: 2, MaxJobs: 3, Metrics: f.m})
+	t.Cleanup(s.Close)
+	f.reg = New(Deps{Hub: f.hub, Cron: s, CronMinInterval: time.Second, Metrics: f.m,
+		Clock: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	return f, s
+}
+
+const cronArgs = `{"room":"r","channel":"c","payload":{"x":1},"delay_seconds":60`
+
+func TestCronScheduleAnswersTheJobWithItsDefaults(t *testing.T) {
+	f, s := newCronFixture(t)
+	r := f.run(t, user, "op.cron.schedule", `{"room":"r:c","payload":{"x":1}}`)
+	require.Equal(t, protocol.StatusSuccess, r.Status, r.Error)
+	d := data(t, r)
+	assert.Regexp(t, `^cron_[0-9a-f]{12}$`, d["job_id"])
+	assert.Equal(t, map[string]any{"job_id": d["job_id"], "room": "r", "channel": "c", "delay_seconds": 1.0,
+		"interval_seconds": 0.0, "repeat_count": 1.0, "created_at": d["created_at"]}, d)
+	j, ok := s.Get(d["job_id"].(string))
+	require.True(t, ok)
+	assert.Equal(t, "c1", j.Owner)
+	assert.Equal(t, "acme", j.Tenant)
+}
+
+func TestCronScheduleValidatesItsArguments(t *testing.T) {
+	f, _ := newCronFixture(t)
+	for name, args := range map[string]string{
+		"a payload that is not an object": `{"room":"r","channel":"c","payload":[1]}`,
+		"a delay below 0.1 s":             `{"room":"r","channel":"c","payload":{},"delay_seconds":0.05}`,
+		"a delay over a week":             `{"room":"r","channel":"c","payload":{},"delay_seconds":604801}`,
+		"a repeat count of 0":             `{"room":"r","channel":"c","payload":{},"repeat_count":0}`,
+		"a repeat count over 100000":      `{"room":"r","channel":"c","payload":{},"repeat_count":100001,"interval_seconds":1}`,
+		"repeats without an interval":     `{"room":"r","channel":"c","payload":{},"repeat_count":2}`,
+		"an interval below the minimum":   `{"room":"r","channel":"c","payload":{},"repeat_count":2,"interval_seconds":0.5}`,
+		"a delay given as a string":       `{"room":"r","channel":"c","payload":{},"delay_seconds":"1"}`,
+		"a bad room name":                 `{"room":"","channel":"c","payload":{}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := f.run(t, user, "op.cron.schedule", args)
+			assert.Equal(t, string(protocol.CodeValidation), r.ErrorCode, r.Error)
+		})
+	}
+}
+
+func TestCronLimitsAreLimitExceededNamingTheLimit(t *testing.T) {
+	f, _ := newCronFixture(t)
+	for i := 0; i < 2; i++ {
+		require.Equal(t, protocol.StatusSuccess, f.run(t, user, "op.cron.schedule", cronArgs+`}`).Status)
+	}
+	r := f.run(t, user, "op.cron.schedule", cronArgs+`}`)
+	assert.Equal(t, string(protocol.CodeLimitExceeded), r.ErrorCode)
+	assert.Contains(t, r.Error, "ARQONBUS_CRON_MAX_JOBS_PER_CLIENT")
+	other := Caller{ClientID: "c2", Tenant: "acme", Role: auth.RoleUser}
+	require.Equal(t, protocol.StatusSuccess, f.run(t, other, "op.cron.schedule", cronArgs+`}`).Status)
+	r = f.run(t, other, "op.cron.schedule", cronArgs+`}`)
+	assert.Equal(t, string(protocol.CodeLimitExceeded), r.ErrorCode)
+	assert.Contains(t, r.Error, "ARQONBUS_CRON_MAX_JOBS ")
+}
+
+func TestCronCancelIsForTheOwnerOrAnAdminOfTheTenant(t *testing.T) {
+	f, s := newCronFixture(t)
+	id := data(t, f.run(t, user, "op.cron.schedule", cronArgs+`}`))["job_id"].(string)
+	peer := Caller{ClientID: "c2", Tenant: "acme", Role: auth.RoleUser}
+	stranger := Caller{ClientID: "c3", Tenant: "other", Role: auth.RoleAdmin}
+	admin := Caller{ClientID: "c4", Tenant: "acme", Role: auth.RoleAdmin}
+
+	assert.Equal(t, string(protocol.CodeAuthorization), f.run(t, peer, "op.cron.cancel", `{"job_id":"`+id+`"}`).ErrorCode)
+	assert.Equal(t, string(protocol.CodeNotFound), f.run(t, stranger, "op.cron.cancel", `{"job_id":"`+id+`"}`).ErrorCode)
+	assert.Equal(t, string(protocol.CodeNotFound), f.run(t, user, "op.cron.cancel", `{"job_id":"cron_000000000000"}`).ErrorCode)
+
+	listed := data(t, f.run(t, admin, "op.cron.list", ""))
+	assert.EqualValues(t, 1, listed["count"], "an admin sees the tenant's jobs")
+	assert.EqualValues(t, 0, data(t, f.run(t, peer, "op.cron.list", ""))["count"], "a user sees only its own")
+
+	r := f.run(t, admin, "op.cron.cancel", `{"job_id":"`+id+`"}`)
+	require.Equal(t, protocol.StatusSuccess, r.Status, r.Error)
+	assert.Equal(t, 0, s.Len())
+	assert.InDelta(t, 1, promtest.ToFloat64(f.m.CronCancellations.WithLabelValues("admin_cancel")), 0)
+
+	id = data(t, f.run(t, user, "op.cron.schedule", cronArgs+`}`))["job_id"].(string)
+	require.Equal(t, protocol.StatusSuccess, f.run(t, user, "op.cron.cancel", `{"job_id":"`+id+`"}`).Status)
+	assert.InDelta(t, 1, promtest.ToFloat64(f.m.CronCancellations.WithLabelValues("owner_cancel")), 0)
+}
+
+func TestCronWithoutASchedulerIsFeatureDisabled(t *testing.T) {
+	r := newFixture(t, true).run(t, user, "op.cron.list", "")
+	assert.Equal(t, string(protocol.CodeFeatureDisabled), r.ErrorCode)
+	assert.NotContains(t, r.Error, "prototype")
 }

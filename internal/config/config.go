@@ -130,6 +130,15 @@ type Config struct {
 	// StoreMaxKeys bounds the op.store keys of one tenant.
 	// ARQONBUS_STORE_MAX_KEYS, default 10000.
 	StoreMaxKeys int
+	// CronMinInterval is the shortest interval between the firings of a
+	// cron job. ARQONBUS_CRON_MIN_INTERVAL, default 1s.
+	CronMinInterval time.Duration
+	// CronMaxJobsPerClient bounds the cron jobs of one connection.
+	// ARQONBUS_CRON_MAX_JOBS_PER_CLIENT, default 16.
+	CronMaxJobsPerClient int
+	// CronMaxJobs bounds the cron jobs of one node.
+	// ARQONBUS_CRON_MAX_JOBS, default 10000.
+	CronMaxJobs int
 	// RedisURL is redis:// or rediss:// (password redacted when printed).
 	// ARQONBUS_REDIS_URL. Secret in part.
 	RedisURL string

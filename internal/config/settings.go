@@ -57,6 +57,9 @@ const (
 	VarRedisURL             = "ARQONBUS_REDIS_URL"
 	VarStoreMaxValueBytes   = "ARQONBUS_STORE_MAX_VALUE_BYTES"
 	VarStoreMaxKeys         = "ARQONBUS_STORE_MAX_KEYS"
+	VarCronMinInterval      = "ARQONBUS_CRON_MIN_INTERVAL"
+	VarCronMaxJobsPerClient = "ARQONBUS_CRON_MAX_JOBS_PER_CLIENT"
+	VarCronMaxJobs          = "ARQONBUS_CRON_MAX_JOBS"
 )
 
 // varPrefix starts every variable; testVarPrefix is reserved for the test
@@ -239,6 +242,9 @@ var settings = []setting{
 	durationSetting(varRedisTimeout, "bound on every Redis call and the startup PING", func(c *Config) *time.Duration { return &c.RedisTimeout }),
 	intSetting(VarStoreMaxValueBytes, "largest op.store value in bytes of its JSON (1..16 MiB)", func(c *Config) *int { return &c.StoreMaxValueBytes }),
 	intSetting(VarStoreMaxKeys, "op.store keys per tenant, all namespaces together (1..100000000)", func(c *Config) *int { return &c.StoreMaxKeys }),
+	durationSetting(VarCronMinInterval, "shortest op.cron interval_seconds (100ms..24h)", func(c *Config) *time.Duration { return &c.CronMinInterval }),
+	intSetting(VarCronMaxJobsPerClient, "op.cron jobs per connection (1..100000)", func(c *Config) *int { return &c.CronMaxJobsPerClient }),
+	intSetting(VarCronMaxJobs, "op.cron jobs per node (1..10000000)", func(c *Config) *int { return &c.CronMaxJobs }),
 	durationSetting(varRedisLinger, "how long a busy batch of Redis appends waits for more (0..10ms); 0 sends at once", func(c *Config) *time.Duration { return &c.RedisBatchLinger }),
 
 	enumSetting(varLogLevel, "log level", logLevelEnum, func(c *Config) *string { return &c.LogLevel }),

@@ -19,9 +19,14 @@ const (
 	// a value travels in one frame, and Redis holds it in one hash field.
 	maxStoreValueBytes = 16 << 20
 	// maxStoreKeys bounds ARQONBUS_STORE_MAX_KEYS (keys per tenant).
-	maxStoreKeys   = 100_000_000
-	maxLinger      = 10 * time.Millisecond
-	maxGCHeapFloor = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
+	maxStoreKeys = 100_000_000
+	// Bounds of the cron lane's settings.
+	minCronInterval      = 100 * time.Millisecond
+	maxCronInterval      = 24 * time.Hour
+	maxCronJobsPerClient = 100_000
+	maxCronJobs          = 10_000_000
+	maxLinger            = 10 * time.Millisecond
+	maxGCHeapFloor       = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
 	// minSecretLen is the HMAC key length the strict preflight demands (bytes).
 	minSecretLen = 32
 )
@@ -133,6 +138,11 @@ func (c *Config) validate() []problem {
 	v.atLeast(varHistorySize, c.MaxHistorySize, 1)
 	v.intRange(VarStoreMaxValueBytes, c.StoreMaxValueBytes, 1, maxStoreValueBytes)
 	v.intRange(VarStoreMaxKeys, c.StoreMaxKeys, 1, maxStoreKeys)
+	if c.CronMinInterval < minCronInterval || c.CronMinInterval > maxCronInterval {
+		v.add([]string{VarCronMinInterval}, "%s is out of range %s..%s", c.CronMinInterval, minCronInterval, maxCronInterval)
+	}
+	v.intRange(VarCronMaxJobsPerClient, c.CronMaxJobsPerClient, 1, maxCronJobsPerClient)
+	v.intRange(VarCronMaxJobs, c.CronMaxJobs, 1, maxCronJobs)
 
 	for _, o := range c.AllowedOrigins {
 		if o == "*" && c.profile() != ProfileDev {

@@ -79,6 +79,34 @@ var (
 	KVResults = []KVResult{KVOK, KVMiss, KVLimit, KVUnavailable, KVError}
 )
 
+// CronResult is the result label of arqonbus_cron_firings_total.
+type CronResult string
+
+// Cron firing results.
+const (
+	CronOK      CronResult = "ok"      // published
+	CronRefused CronResult = "refused" // strict storage refused it (logged)
+	CronError   CronResult = "error"   // any other failure (logged)
+)
+
+// CronReason is the reason label of arqonbus_cron_cancellations_total.
+type CronReason string
+
+// Why a cron job ended.
+const (
+	CronOwnerCancel CronReason = "owner_cancel"
+	CronAdminCancel CronReason = "admin_cancel"
+	CronDisconnect  CronReason = "disconnect"
+	CronShutdown    CronReason = "shutdown"
+	CronCompleted   CronReason = "completed"
+)
+
+// CronResults and CronReasons list the values New starts at 0.
+var (
+	CronResults = []CronResult{CronOK, CronRefused, CronError}
+	CronReasons = []CronReason{CronOwnerCancel, CronAdminCancel, CronDisconnect, CronShutdown, CronCompleted}
+)
+
 // ReceivedInvalid is the type label of a received frame that did not
 // decode.
 const ReceivedInvalid = "invalid"
@@ -121,6 +149,12 @@ func (m *Metrics) start(l Labels) {
 		for _, r := range KVResults {
 			m.KVOperations.vec.WithLabelValues(string(op), string(r))
 		}
+	}
+	for _, r := range CronResults {
+		m.CronFirings.WithLabelValues(string(r))
+	}
+	for _, r := range CronReasons {
+		m.CronCancellations.WithLabelValues(string(r))
 	}
 	for _, t := range l.MessageTypes {
 		m.MessagesReceived.WithLabelValues(t)

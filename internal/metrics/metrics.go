@@ -42,6 +42,11 @@ type Metrics struct {
 	// KVOperations counts key-value store operations by op and result;
 	// its labels are typed so that only the values New starts are used.
 	KVOperations KVCounter
+	// CronJobs, CronFirings (result) and CronCancellations (reason) are
+	// the cron lane's; their labels are the CronResult and CronReason values.
+	CronJobs          prometheus.Gauge
+	CronFirings       *prometheus.CounterVec // result
+	CronCancellations *prometheus.CounterVec // reason
 
 	counts atomic.Pointer[Counts]
 }
@@ -94,6 +99,10 @@ func NewWithLabels(reg *prometheus.Registry, l Labels) *Metrics {
 		BuildInfo: f.gaugeVec("build_info", "Build information; the value is always 1.", "version", "commit", "go"),
 		KVOperations: KVCounter{f.counterVec("kv_operations_total",
 			"Key-value store operations (op.store.*) that reached the store, by operation and result.", "op", "result")},
+		CronJobs:    f.gauge("cron_jobs", "Cron jobs scheduled on this node (op.cron.schedule)."),
+		CronFirings: f.counterVec("cron_firings_total", "Cron firings, by result (refused: strict storage refused the message).", "result"),
+		CronCancellations: f.counterVec("cron_cancellations_total",
+			"Cron jobs ended, by reason (each also logged).", "reason"),
 	}
 	f.gaugeFunc("rooms", "Distinct (tenant, room) pairs with at least one member on this node (as /status rooms).",
 		func(c *Counts) float64 { return readInt(c.Rooms) }, &m.counts)

@@ -50,7 +50,7 @@ func TestRegression_PrototypeLanesAreClosedInStagingAndProdUnderEveryAlias(t *te
 	// prod it says the lanes are closed in this profile.
 	ask := func(t *testing.T, s *testutil.Server) (cmdReply, joinReply map[string]any) {
 		c := dialRaw(t, s.URL, nil)
-		cmdReply, _ = c.roundTrip(`{"id":"lane","type":"command","command":"op.cron.list"}`)
+		cmdReply, _ = c.roundTrip(`{"id":"lane","type":"command","command":"op.task.get"}`)
 		joinReply, _ = c.roundTrip(`{"id":"join","type":"operator.join","payload":{"operator":"x"}}`)
 		return cmdReply, joinReply
 	}
@@ -58,7 +58,7 @@ func TestRegression_PrototypeLanesAreClosedInStagingAndProdUnderEveryAlias(t *te
 		t.Run(alias, func(t *testing.T) {
 			s := testutil.StartServer(t, fromEnviron(t, "ARQONBUS_ENVIRONMENT="+alias))
 			cmd, join := ask(t, s)
-			for what, r := range map[string]map[string]any{"op.cron.list": cmd, "operator.join": join} {
+			for what, r := range map[string]map[string]any{"op.task.get": cmd, "operator.join": join} {
 				assert.Equal(t, string(protocol.CodeFeatureDisabled), r["error_code"], "%s in %s: %v", what, alias, r)
 				assert.Contains(t, r["error"], "closed", "%s in %s: %v", what, alias, r)
 			}

@@ -150,7 +150,7 @@ func TestRegression_NoLabelledSeriesAppearsAfterStart(t *testing.T) {
 		`{"type":"command","command":"leave_channel","args":{"room":"r","channel":"c"}}`,
 		`{"type":"command","command":"history"}`,
 		`{"type":"command","command":"nope"}`,
-		`{"type":"command","command":"op.cron.list"}`,
+		`{"type":"command","command":"op.task.get"}`,
 	} {
 		cmd.roundTrip(frame)
 	}

@@ -37,6 +37,8 @@ var labelledCounters = map[string]struct {
 	"StorageOperations":   {"arqonbus_storage_operations_total", []string{"op", "result"}},
 	"AuthFailures":        {"arqonbus_auth_failures_total", []string{"reason"}},
 	"Failures":            {"arqonbus_failures_total", []string{"op"}},
+	"CronFirings":         {"arqonbus_cron_firings_total", []string{"result"}},
+	"CronCancellations":   {"arqonbus_cron_cancellations_total", []string{"reason"}},
 }
 
 // funnels are functions whose argument becomes a label value further down:
@@ -65,6 +67,8 @@ var computedSites = map[string]string{
 	`internal/transport/ws/handle.go: c.srv.o.Metrics.MessagesDropped.WithLabelValues("telemetry_" + string(we.Code))`: "metrics.DropTelemetry of every protocol code",
 	"internal/transport/ws/handle.go: c.srv.o.Metrics.Errors.WithLabelValues(env.ErrorCode)":                           "error replies carry a protocol code",
 	"internal/broker/redis.go: r.fail(op, err)":                                                                        "inside call, whose callers are checked as a funnel",
+	"internal/cron/cron.go: s.o.Metrics.CronFirings.WithLabelValues(string(r))":                                        "Fire answers a metrics.CronResult; metrics starts every one of metrics.CronResults",
+	"internal/cron/cron.go: s.o.Metrics.CronCancellations.WithLabelValues(string(reason))":                             "every reason is a metrics.CronReason; metrics starts every one of metrics.CronReasons",
 	"internal/broker/redis.go: r.m.Fail(op)":                                                                           "inside fail, whose callers are checked as a funnel",
 }
 

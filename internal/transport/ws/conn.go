@@ -164,6 +164,9 @@ func (s *Server) serve(c *conn) {
 	if s.o.Presence != nil {
 		s.o.Presence.Disconnected(c.ident.Tenant, c.id)
 	}
+	if s.o.OnDisconnect != nil {
+		s.o.OnDisconnect(c.id)
+	}
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

@@ -56,6 +56,9 @@ type Options struct {
 	Presence  Presence // optional
 	Publisher *bus.Publisher
 	Commands  *command.Registry
+	// OnDisconnect, if set, learns each client whose connection ended,
+	// after it left the hub (the cron lane ends the client's jobs).
+	OnDisconnect func(clientID string)
 	// Verifier authenticates handshakes; nil turns authentication off and
 	// every client is an anonymous user.
 	Verifier        Verifier
