@@ -6,6 +6,7 @@
 //	arqon command NAME ['{"arg":"value"}']
 //	arqon status
 //	arqon kv set|get|delete|list …
+//	arqon cron schedule|list|cancel …
 package main
 
 import (
@@ -28,7 +29,7 @@ import (
 
 // Exit statuses.
 const (
-	exitOK      = 0 // success, and tail stopped with Ctrl-C
+	exitOK      = 0 // success, and tail or cron schedule stopped with Ctrl-C
 	exitFailure = 1 // the connection failed or ended, or the server answered with an error
 	exitUsage   = 2 // the command line is wrong; nothing was sent
 )
@@ -53,8 +54,8 @@ func main() {
 // grace to finish: it sees the signal through ctx everywhere except in a
 // write to a stalled stdout (`arqon tail … | less`, with less no longer
 // reading), which nothing can interrupt. A run still going after grace ends
-// with exitOK, the status of a tail stopped with Ctrl-C: tail is the only
-// command that runs until a signal. stop restores the signals' default
+// with exitOK, the status of a tail or a cron schedule stopped with Ctrl-C:
+// they are the commands that run until a signal. stop restores the signals' default
 // action, so a second Ctrl-C kills at once.
 func awaitExit(ctx context.Context, stop context.CancelFunc, status <-chan int, grace time.Duration) int {
 	select {
@@ -153,7 +154,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rc, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	r, err := c.Request(rc, j.request)
-	return printReply(stdout, stderr, r, err)
+	if code := printReply(stdout, stderr, r, err); code != exitOK || !j.keepOpen {
+		return code
+	}
+	return keepJob(ctx, c, r, stderr)
 }
 
 // help answers `arqon help [COMMAND]`, where COMMAND may be two words
@@ -193,7 +197,10 @@ func wantsHelp(args []string) bool {
 // send.
 type job struct {
 	room, channel string             // tail
-	request       *protocol.Envelope // publish, command, status, kv; nil for tail
+	request       *protocol.Envelope // publish, command, status, kv, cron; nil for tail
+	// keepOpen keeps the connection after a successful reply until the
+	// job it scheduled has fired for the last time (cron schedule).
+	keepOpen bool
 }
 
 func parseJob(sc subcommand, args []string) (job, error) {
@@ -214,6 +221,9 @@ func parseJob(sc subcommand, args []string) (job, error) {
 	case "kv set", "kv get", "kv delete", "kv list":
 		r, err := kvRequest(sc, args, opts)
 		return job{request: r}, err
+	case "cron schedule", "cron list", "cron cancel":
+		r, err := cronRequest(sc, args, opts)
+		return job{request: r, keepOpen: sc.name == "cron schedule"}, err
 	case "tail":
 		room, channel, err := roomChannel(args[0])
 		return job{room: room, channel: channel}, err

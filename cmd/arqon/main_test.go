@@ -36,7 +36,8 @@ func TestHelpGoesToStdoutExitsZeroAndDialsNothing(t *testing.T) {
 		cases = append(cases, append(name, "--help"), append(name, "-h"), append([]string{"help"}, name...))
 	}
 	cases = append(cases, []string{"publish", "science:explore", "--help"},
-		[]string{"kv", "--help"}, []string{"kv", "-h"}, []string{"help", "kv"}, []string{"kv", "set", "k", "--help"})
+		[]string{"kv", "--help"}, []string{"kv", "-h"}, []string{"help", "kv"}, []string{"kv", "set", "k", "--help"},
+		[]string{"cron", "--help"}, []string{"help", "cron"}, []string{"cron", "schedule", "a:b", "--help"})
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			code, out, errOut := runArqon(t, env, args...)
@@ -91,6 +92,22 @@ func TestUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *testing.T) {
 		{[]string{"kv", "delete", "k", "--namespace="}, "--namespace must not be empty"},
 		{[]string{"kv", "list", "extra"}, "takes no arguments"},
 		{[]string{"kv", "list", "--limit", "-3"}, "--limit must be a whole number of at least 1"},
+		{[]string{"cron"}, "usage: arqon [flags] cron schedule|list|cancel"},
+		{[]string{"cron", "start"}, `unknown command "cron start"`},
+		{[]string{"cron", "schedule", "a:b"}, "takes ROOM:CHANNEL JSON, got 1 argument(s)"},
+		{[]string{"cron", "schedule", "nocolon", "{}"}, `want ROOM:CHANNEL, got "nocolon"`},
+		{[]string{"cron", "schedule", "a:b", "[1]"}, "the payload must be a JSON object"},
+		{[]string{"cron", "schedule", "a:b", `"tick"`}, "the payload must be a JSON object"},
+		{[]string{"cron", "schedule", "a:b", "{}", "--delay", "soon"}, `--delay must be a number of seconds, got "soon"`},
+		{[]string{"cron", "schedule", "a:b", "{}", "--interval=-1"}, "--interval must be a number of seconds"},
+		{[]string{"cron", "schedule", "a:b", "{}", "--interval", "NaN"}, "--interval must be a number of seconds"},
+		{[]string{"cron", "schedule", "a:b", "{}", "--repeat", "0"}, "--repeat must be a whole number of at least 1"},
+		{[]string{"cron", "schedule", "a:b", "{}", "--repeat", "1.5"}, `--repeat must be a whole number of at least 1, got "1.5"`},
+		{[]string{"cron", "schedule", "a:b", "{}", "--detach"}, "unknown flag --detach"},
+		{[]string{"cron", "list", "extra"}, "takes no arguments"},
+		{[]string{"cron", "list", "--repeat", "2"}, `takes no arguments, got "--repeat 2"`},
+		{[]string{"cron", "cancel"}, "takes JOB_ID, got 0 argument(s)"},
+		{[]string{"cron", "cancel", "a", "b"}, "takes JOB_ID, got 2 argument(s)"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runArqon(t, env, tc.args...)
@@ -142,6 +159,59 @@ func TestKVCommandLinesBecomeStoreCommands(t *testing.T) {
 			assert.JSONEq(t, tc.want, string(j.request.Args))
 		})
 	}
+}
+
+func TestCronHelpListsTheCronCommandsAndSaysJobsEndWithTheConnection(t *testing.T) {
+	for _, args := range [][]string{{"cron", "--help"}, {"help", "cron"}} {
+		_, out, _ := runArqon(t, nil, args...)
+		for _, sc := range group("cron") {
+			assert.Contains(t, out, "\n  "+sc.synopsis()+" ")
+		}
+		assert.NotContains(t, out, "kv set", "only the cron commands")
+		assert.Contains(t, out, "no --detach")
+	}
+	_, out, _ := runArqon(t, nil, "help", "cron", "schedule")
+	for _, want := range []string{"\n  --delay SECONDS ", "\n  --interval SECONDS ", "\n  --repeat N ",
+		"until the job's last firing", "Ctrl-C", "no --detach"} {
+		assert.Contains(t, out, want)
+	}
+}
+
+// Each cron command line becomes one op.cron.* command whose args carry
+// exactly what the line said, options before or after the arguments.
+func TestCronCommandLinesBecomeCronCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		command string
+		want    string
+	}{
+		{[]string{"schedule", "science:explore", `{"n":1}`}, "op.cron.schedule",
+			`{"room":"science","channel":"explore","payload":{"n":1}}`},
+		{[]string{"schedule", "--repeat", "2", "science:explore", `{"n":1}`, "--delay", "0.2", "--interval=1.5"}, "op.cron.schedule",
+			`{"room":"science","channel":"explore","payload":{"n":1},"delay_seconds":0.2,"interval_seconds":1.5,"repeat_count":2}`},
+		{[]string{"schedule", "a:b", "{}", "--delay", "0"}, "op.cron.schedule",
+			`{"room":"a","channel":"b","payload":{},"delay_seconds":0}`},
+		{[]string{"list"}, "op.cron.list", `{}`},
+		{[]string{"cancel", "cron_0123456789ab"}, "op.cron.cancel", `{"job_id":"cron_0123456789ab"}`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			sc, ok := lookup("cron " + tc.args[0])
+			require.True(t, ok)
+			j, err := parseJob(sc, tc.args[1:])
+			require.NoError(t, err)
+			assert.Equal(t, protocol.TypeCommand, j.request.Type)
+			assert.Equal(t, tc.command, j.request.Command)
+			assert.JSONEq(t, tc.want, string(j.request.Args))
+			assert.Equal(t, tc.args[0] == "schedule", j.keepOpen, "only schedule stays connected")
+		})
+	}
+}
+
+func TestScheduledJobsLastFiringIsDueAfterTheDelayAndTheIntervals(t *testing.T) {
+	assert.Equal(t, 200*time.Millisecond, scheduledJob{Delay: 0.2, Interval: 1, Repeat: 1}.lastFiring())
+	assert.Equal(t, 2200*time.Millisecond, scheduledJob{Delay: 0.2, Interval: 1, Repeat: 3}.lastFiring())
+	assert.Equal(t, time.Second, scheduledJob{Delay: 1}.lastFiring(), "no repeat count: one firing")
+	assert.Positive(t, scheduledJob{Delay: 1, Interval: 1e9, Repeat: 100000}.lastFiring(), "no overflow")
 }
 
 func TestKVCommandsPrintTheServersRepliesAndExitOneOnAnErrorReply(t *testing.T) {
@@ -216,4 +286,49 @@ func TestDisplayURLMasksCredentials(t *testing.T) {
 	assert.Equal(t, "ws://127.0.0.1:9100/ws", displayURL("ws://127.0.0.1:9100/ws"))
 	assert.Equal(t, "ws://bus.example/ws?xxxxx", displayURL("ws://bus.example/ws?token=secret"))
 	assert.Equal(t, "ws://u:xxxxx@bus.example/ws", displayURL("ws://u:secret@bus.example/ws"))
+}
+
+func TestCronCommandsPrintTheServersRepliesAndExitOneOnAnErrorReply(t *testing.T) {
+	env := map[string]string{"ARQON_URL": testutil.StartServer(t).URL}
+
+	code, out, errOut := runArqon(t, env, "cron", "schedule", "science:explore", `{"n":1}`, "--delay", "0.1")
+	assert.Equal(t, exitOK, code, "stderr: %s", errOut)
+	assert.Contains(t, out, `"job_id":"cron_`)
+	assert.Regexp(t, `^arqon: job cron_[0-9a-f]{12} scheduled; keeping the connection open until its last firing \(Ctrl-C cancels it\)\n$`, errOut)
+
+	code, out, _ = runArqon(t, env, "cron", "list")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, `"status":"success"`)
+
+	code, out, _ = runArqon(t, env, "cron", "cancel", "cron_0123456789ab")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, out, string(protocol.CodeNotFound), "the error reply is printed")
+
+	code, out, errOut = runArqon(t, env, "cron", "schedule", "science:explore", "{}", "--repeat", "2")
+	assert.Equal(t, exitFailure, code, "a repeat without an interval is refused by the server")
+	assert.Contains(t, out, string(protocol.CodeValidation))
+	assert.NotContains(t, errOut, "keeping the connection open", "only a scheduled job keeps it")
+}
+
+// A signal while cron schedule waits for the last firing ends it at once
+// with status 0.
+func TestCronScheduleStopsAtOnceOnASignal(t *testing.T) {
+	env := map[string]string{"ARQON_URL": testutil.StartServer(t).URL}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut testutil.LogBuffer
+	status := make(chan int, 1)
+	go func() {
+		status <- run(ctx, []string{"cron", "schedule", "science:explore", "{}", "--delay", "600"},
+			func(k string) string { return env[k] }, &out, &errOut)
+	}()
+	testutil.Eventually(t, func() bool { return strings.Contains(errOut.String(), "scheduled; keeping") },
+		testutil.Timeout, "the scheduled line on stderr")
+	cancel()
+	select {
+	case code := <-status:
+		assert.Equal(t, exitOK, code)
+	case <-time.After(testutil.ArqonInterruptBound):
+		t.Fatal("cron schedule still running after the signal")
+	}
 }

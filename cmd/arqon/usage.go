@@ -79,6 +79,34 @@ example: arqon kv delete theme --namespace prefs`,
 bytewise.
 example: arqon kv list --namespace prefs --prefix th --limit 10`,
 	},
+	{
+		name: "cron schedule", args: "ROOM:CHANNEL JSON", minArgs: 2, maxArgs: 2, options: []option{optDelay, optInterval, optRepeat},
+		summary: "publish JSON to a pair on a schedule (op.cron.schedule)",
+		detail: `Schedules a job that publishes JSON (an object) to ROOM:CHANNEL after
+--delay seconds, --repeat times spaced by --interval seconds, and prints the
+reply, e.g. {"job_id":"cron_…",…}. A job ends with the connection that
+scheduled it, so arqon keeps the connection open until the job's last firing
+is due, saying so on stderr ("arqon: job cron_… scheduled; keeping the
+connection open until its last firing (Ctrl-C cancels it)"), then exits 0.
+Ctrl-C (or SIGTERM) exits at once with status 0 and cancels the job. There is
+no --detach: a job cannot outlive its connection.
+example: arqon cron schedule science:explore '{"n":1}' --delay 0.5 --interval 2 --repeat 3`,
+	},
+	{
+		name: "cron list", args: "", minArgs: 0, maxArgs: 0,
+		summary: "list your cron jobs (op.cron.list)",
+		detail: `Prints the reply of op.cron.list: the jobs of this connection, which has
+just opened, so none of another arqon's (an admin sees the tenant's jobs).
+example: arqon cron list`,
+	},
+	{
+		name: "cron cancel", args: "JOB_ID", minArgs: 1, maxArgs: 1,
+		summary: "cancel a cron job (op.cron.cancel)",
+		detail: `Cancels the job JOB_ID and prints the reply. Only an admin of the job's
+tenant may cancel another connection's job (else AUTHORIZATION_ERROR); an
+unknown job is NOT_FOUND.
+example: arqon cron cancel cron_0123456789ab`,
+	},
 }
 
 // groupDetail is the help of a group of subcommands (`arqon help kv`).
@@ -87,6 +115,10 @@ var groupDetail = map[string]string{
 "default") inside your tenant; no namespace reaches another tenant. The
 options of a kv command may come anywhere after its name; "--" ends them (for
 a key that starts with a dash).`,
+	"cron": `Cron jobs: a JSON object published to a pair on a schedule. A job belongs
+to the connection that scheduled it and ends with it, so "arqon cron schedule"
+stays connected until the job's last firing (Ctrl-C cancels the job); there
+is no --detach.`,
 }
 
 func lookup(name string) (subcommand, bool) {
@@ -118,12 +150,22 @@ func (sc subcommand) synopsis() string {
 	return s
 }
 
+// The summary column of a command list starts at least minSummaryColumn
+// and at most maxSummaryColumn characters after the indent; a longer
+// synopsis pushes only its own summary further.
+const (
+	minSummaryColumn = 25
+	maxSummaryColumn = 52
+)
+
 // writeCommandList writes one line per subcommand, the summaries in one
 // column.
 func writeCommandList(b *strings.Builder, scs []subcommand) {
-	width := 25
+	width := minSummaryColumn
 	for _, sc := range scs {
-		width = max(width, len(sc.synopsis()))
+		if n := len(sc.synopsis()); n <= maxSummaryColumn {
+			width = max(width, n)
+		}
 	}
 	for _, sc := range scs {
 		fmt.Fprintf(b, "  %-*s  %s\n", width, sc.synopsis(), sc.summary)
@@ -140,6 +182,7 @@ func printUsage(w io.Writer) {
 	b.WriteString("\n`arqon help COMMAND` or `arqon COMMAND --help` describes one command.\n")
 	b.WriteString("\nexamples:\n  arqon tail science:explore\n  arqon publish science:explore '{\"text\":\"hello\"}'\n")
 	b.WriteString("  arqon kv set theme '{\"dark\":true}'\n")
+	b.WriteString("  arqon cron schedule science:explore '{\"n\":1}' --interval 2 --repeat 3\n")
 	b.WriteString(commonHelp)
 	fmt.Fprint(w, b.String())
 }
@@ -184,7 +227,7 @@ environment (the flags win):
   ARQON_URL      server WebSocket URL
   ARQON_TOKEN    bearer token, e.g. from "arqonbus token"
 
-exit status: 0 success, also tail stopped with Ctrl-C; 1 the connection failed or
-ended, or the server answered with an error; 2 the command line is wrong (nothing
-was sent).
+exit status: 0 success, also tail or cron schedule stopped with Ctrl-C; 1 the
+connection failed or ended, or the server answered with an error; 2 the command
+line is wrong (nothing was sent).
 `
