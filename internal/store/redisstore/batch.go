@@ -54,17 +54,22 @@ func (s *Store) batch() {
 		linger = time.NewTimer(s.linger)
 		linger.Stop()
 	}
-	var last time.Time // when the previous batch was answered
 	batcher.Run(s.stop, s.appends, maxBatch, func(reqs []*appendReq) {
-		if linger != nil && time.Since(last) < busyGap && len(reqs) < maxBatch {
+		if linger != nil && s.busy() && len(reqs) < maxBatch {
 			reqs = s.gather(reqs, linger)
 		}
 		s.runBatch(reqs)
 		clear(reqs) // what gather added
 		if linger != nil {
-			last = time.Now()
+			s.answered.Store(time.Now().UnixNano())
 		}
 	})
+}
+
+// busy reports whether the previous batch was answered less than busyGap
+// ago: appends are coming fast enough for a linger to gather more.
+func (s *Store) busy() bool {
+	return time.Since(time.Unix(0, s.answered.Load())) < busyGap
 }
 
 // gather adds appends as they come until the batch is full, the linger has

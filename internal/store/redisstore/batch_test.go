@@ -79,10 +79,17 @@ func TestBatchLingerLeavesAnIdleStoreAlone(t *testing.T) {
 	mr := miniredis.RunT(t)
 	s := newStore(t, mr, Options{BatchLinger: 5 * time.Second})
 	for i := range 3 {
+		before := s.answered.Load()
 		began := time.Now()
 		require.NoError(t, s.Append(context.Background(), key, storetest.Msg(key, i+1)))
 		require.Less(t, time.Since(began), time.Second, "append %d waited for the linger", i)
-		time.Sleep(2 * busyGap) // let the store go idle again
+		// Idle again: the batcher has recorded this batch's answer (on a
+		// loaded machine that can come a while after the caller's reply)
+		// and busyGap has passed since.
+		require.Eventually(t, func() bool {
+			at := s.answered.Load()
+			return at != before && !s.busy()
+		}, 5*time.Second, time.Millisecond, "the store to go idle after append %d", i)
 	}
 }
 

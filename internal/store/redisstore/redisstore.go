@@ -89,11 +89,15 @@ type Store struct {
 	linger  time.Duration // BatchLinger
 	// lingering is true while the batcher waits out a linger (tests watch it).
 	lingering atomic.Bool
-	maxLen    string // XADD MAXLEN argument
-	ttl       string // milliseconds, "0" for none
-	prefix    string
-	log       *slog.Logger
-	m         *metrics.Metrics
+	// answered is when the batcher last finished a batch (Unix ns; only
+	// kept with a linger): an append within busyGap of it finds the store
+	// busy. An atomic so tests can wait for the store to be idle.
+	answered atomic.Int64
+	maxLen   string // XADD MAXLEN argument
+	ttl      string // milliseconds, "0" for none
+	prefix   string
+	log      *slog.Logger
+	m        *metrics.Metrics
 
 	appends chan *appendReq // to the batchers
 	stop    chan struct{}
