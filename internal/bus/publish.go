@@ -78,21 +78,15 @@ func (p *Publisher) Persistent() bool { return p.store != nil }
 // envelope (id, timestamp, sender) and returns what the ack reports. Errors
 // are *protocol.Error values fit for the sender.
 func (p *Publisher) Publish(ctx context.Context, from Sender, env *protocol.Envelope) (Result, error) {
-	start := p.clock()
-	env.Sender = from.ID
-	env.FromClient = from.ID
-	protocol.Stamp(env, start)
-	var res Result
-	var err error
-	if env.HasRoute() {
-		res, err = p.publishRoom(ctx, from, env, p.requireMembership)
-	} else if env.ToClient != "" {
-		res, err = p.publishDirect(ctx, from, env)
-	}
-	if err == nil {
-		p.duration.Observe(p.clock().Sub(start).Seconds())
-	}
-	return res, err
+	return p.timed(from, env, func() (Result, error) {
+		switch {
+		case env.HasRoute():
+			return p.publishRoom(ctx, from, env, p.requireMembership)
+		case env.ToClient != "":
+			return p.publishDirect(ctx, from, env)
+		}
+		return Result{}, nil
+	})
 }
 
 // PublishServer publishes a room message the node itself originates (a
@@ -101,11 +95,17 @@ func (p *Publisher) Publish(ctx context.Context, from Sender, env *protocol.Enve
 // "op-cron") set as sender and from_client; it is no client, so the
 // membership rule does not apply.
 func (p *Publisher) PublishServer(ctx context.Context, from Sender, env *protocol.Envelope) (Result, error) {
+	return p.timed(from, env, func() (Result, error) { return p.publishRoom(ctx, from, env, false) })
+}
+
+// timed stamps env as sent by from, runs publish and times it when it
+// succeeds (arqonbus_publish_duration_seconds).
+func (p *Publisher) timed(from Sender, env *protocol.Envelope, publish func() (Result, error)) (Result, error) {
 	start := p.clock()
 	env.Sender = from.ID
 	env.FromClient = from.ID
 	protocol.Stamp(env, start)
-	res, err := p.publishRoom(ctx, from, env, false)
+	res, err := publish()
 	if err == nil {
 		p.duration.Observe(p.clock().Sub(start).Seconds())
 	}
