@@ -78,6 +78,11 @@ flood:
 
 // With rate limiting off, a flood of commands is answered exactly once per
 // command, in order, while a bystander keeps being served during the flood.
+// The flooder keeps at most window commands unanswered: the replies in
+// flight (help is the largest, ~5 KiB) then stay far below its 1 MiB send
+// queue, so a flooder whose reader is starved of CPU on a loaded machine is
+// slowed down, never dropped as a slow consumer (what a client that stops
+// reading gets is the slow-consumer test's subject).
 func TestACommandFloodIsAnsweredOncePerCommandWhileOthersAreServed(t *testing.T) {
 	s := start(t, unlimited)
 	by := newBystander(t, s)
@@ -86,6 +91,7 @@ func TestACommandFloodIsAnsweredOncePerCommandWhileOthersAreServed(t *testing.T)
 	var mu sync.Mutex
 	var order []string
 	replies := map[string]int{}
+	answered := newProgress()
 	hostile := testutil.Dial(t, s, client.Options{OnFrame: func(b []byte) {
 		var probe struct {
 			RequestID string `json:"request_id"`
@@ -95,12 +101,22 @@ func TestACommandFloodIsAnsweredOncePerCommandWhileOthersAreServed(t *testing.T)
 		replies[probe.RequestID]++
 		order = append(order, probe.RequestID)
 		mu.Unlock()
+		answered.notify()
 	}})
-	const n = 3000
+	received := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
+	const n, window = 3000, 64
 	commands := []string{"ping", "status", "whoami", "list_channels", "help", "no_such_command", "history"}
 	flooded := make(chan error, 1)
 	go func() {
 		for i := range n {
+			for received() <= i-window {
+				select {
+				case <-answered.wake:
+				case <-time.After(testutil.Timeout):
+					flooded <- fmt.Errorf("no reply for %s with %d commands unanswered", testutil.Timeout, i-received())
+					return
+				}
+			}
 			env := &protocol.Envelope{ID: fmt.Sprintf("flood-%d", i), Type: "command", Command: commands[i%len(commands)]}
 			if err := hostile.Send(env); err != nil {
 				flooded <- err
@@ -113,7 +129,7 @@ func TestACommandFloodIsAnsweredOncePerCommandWhileOthersAreServed(t *testing.T)
 		by.stillServed(t)
 	}
 	require.NoError(t, <-flooded)
-	testutil.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) >= n }, 30*time.Second, "%d replies", n)
+	testutil.Eventually(t, func() bool { return received() >= n }, 30*time.Second, "%d replies", n)
 	mu.Lock()
 	for i := range n {
 		id := fmt.Sprintf("flood-%d", i)
