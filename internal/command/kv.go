@@ -31,13 +31,17 @@ var (
 )
 
 // kvSpace reads the namespace argument into the caller's tenant: the
-// tenant always comes from the caller, never from an argument.
-func (req *Request) kvSpace() (kv.Space, string) {
+// tenant always comes from the caller, never from an argument. problems
+// holds what is wrong with the namespace, for the caller to add to.
+func (req *Request) kvSpace() (sp kv.Space, problems []string) {
 	ns := defaultNamespace
 	if req.Has("namespace") {
 		ns = req.String("namespace")
 	}
-	return kv.Space{Tenant: req.Caller.Tenant, Namespace: ns}, checkNamespace(ns)
+	if p := checkNamespace(ns); p != "" {
+		problems = append(problems, p)
+	}
+	return kv.Space{Tenant: req.Caller.Tenant, Namespace: ns}, problems
 }
 
 func checkNamespace(ns string) string {
@@ -55,11 +59,7 @@ func checkNamespace(ns string) string {
 
 // kvKey reads the key with its space, reporting every problem at once.
 func (req *Request) kvKey() (kv.Space, string, []string) {
-	sp, nsProblem := req.kvSpace()
-	var problems []string
-	if nsProblem != "" {
-		problems = append(problems, nsProblem)
-	}
+	sp, problems := req.kvSpace()
 	key := req.String("key")
 	if len(key) < 1 || len(key) > maxKeyBytes {
 		problems = append(problems, fmt.Sprintf("args.key must be 1-%d bytes", maxKeyBytes))
@@ -72,6 +72,17 @@ func (r *Registry) kvStore() (kv.Store, error) {
 		return nil, protocol.NewError(protocol.CodeFeatureDisabled, "the key-value store is not configured on this node")
 	}
 	return r.deps.KV, nil
+}
+
+// kvKeyStore is the start of a command on one key with no other argument:
+// the key and its space, checked, then the store.
+func (r *Registry) kvKeyStore(req *Request) (kv.Store, kv.Space, string, error) {
+	sp, key, problems := req.kvKey()
+	if len(problems) > 0 {
+		return nil, sp, key, protocol.ValidationError(problems...)
+	}
+	s, err := r.kvStore()
+	return s, sp, key, err
 }
 
 func (r *Registry) kvSet(ctx context.Context, req *Request) (string, any, error) {
@@ -104,11 +115,7 @@ func (r *Registry) kvSet(ctx context.Context, req *Request) (string, any, error)
 }
 
 func (r *Registry) kvGet(ctx context.Context, req *Request) (string, any, error) {
-	sp, key, problems := req.kvKey()
-	if len(problems) > 0 {
-		return "", nil, protocol.ValidationError(problems...)
-	}
-	s, err := r.kvStore()
+	s, sp, key, err := r.kvKeyStore(req)
 	if err != nil {
 		return "", nil, err
 	}
@@ -127,11 +134,7 @@ func (r *Registry) kvGet(ctx context.Context, req *Request) (string, any, error)
 }
 
 func (r *Registry) kvDelete(ctx context.Context, req *Request) (string, any, error) {
-	sp, key, problems := req.kvKey()
-	if len(problems) > 0 {
-		return "", nil, protocol.ValidationError(problems...)
-	}
-	s, err := r.kvStore()
+	s, sp, key, err := r.kvKeyStore(req)
 	if err != nil {
 		return "", nil, err
 	}
@@ -148,11 +151,7 @@ func (r *Registry) kvDelete(ctx context.Context, req *Request) (string, any, err
 }
 
 func (r *Registry) kvList(ctx context.Context, req *Request) (string, any, error) {
-	sp, nsProblem := req.kvSpace()
-	var problems []string
-	if nsProblem != "" {
-		problems = append(problems, nsProblem)
-	}
+	sp, problems := req.kvSpace()
 	limit := req.Int("limit", defaultKVListLimit)
 	if limit < 1 || limit > maxKVListLimit {
 		problems = append(problems, fmt.Sprintf("args.limit must be 1-%d", maxKVListLimit))

@@ -44,9 +44,14 @@ type Job struct {
 	CreatedAt time.Time
 	Fired     int // firings so far
 
-	first time.Time
-	next  time.Time
-	index int
+	next  time.Time // when the next firing is due: the heap's key
+	index int       // the job's place in the heap, -1 once popped
+}
+
+// due is when firing k+1 is due: fixed rate, the k-th firing after the
+// first is due at first + k*interval however late the previous one ran.
+func (j *Job) due(k int) time.Time {
+	return j.CreatedAt.Add(j.Delay).Add(time.Duration(k) * j.Interval)
 }
 
 // Options configure a Scheduler.
@@ -117,8 +122,8 @@ func (s *Scheduler) Schedule(sp Spec) (Job, error) {
 		return Job{}, ErrClientLimit
 	}
 	now := s.o.Clock.Now()
-	j := &Job{Spec: sp, ID: NewID(), CreatedAt: now, first: now.Add(sp.Delay)}
-	j.next = j.first
+	j := &Job{Spec: sp, ID: NewID(), CreatedAt: now}
+	j.next = j.due(0)
 	s.jobs[j.ID] = j
 	s.owners[sp.Owner]++
 	heap.Push(&s.queue, j)
@@ -251,20 +256,25 @@ func (s *Scheduler) poke() {
 }
 
 // loop is the scheduler's one goroutine: it sleeps until the earliest job
-// is due (or the heap changes), fires it and reschedules it.
+// is due (or the heap changes), fires it and reschedules it. A wake-up that
+// leaves the earliest due time as it was keeps the timer already waiting
+// for it (wait, due at waitFor) rather than starting another.
 func (s *Scheduler) loop() {
 	defer close(s.stopped)
+	var wait <-chan time.Time
+	var waitFor time.Time
 	for {
 		s.mu.Lock()
 		var due *Job
-		var wait <-chan time.Time
-		if len(s.queue) > 0 {
+		if len(s.queue) == 0 {
+			wait = nil
+		} else {
 			head := s.queue[0]
 			if d := head.next.Sub(s.o.Clock.Now()); d <= 0 {
 				due = head
 				due.Fired++
-			} else {
-				wait = s.o.Clock.After(d)
+			} else if wait == nil || !head.next.Equal(waitFor) {
+				wait, waitFor = s.o.Clock.After(d), head.next
 			}
 		}
 		s.mu.Unlock()
@@ -277,6 +287,7 @@ func (s *Scheduler) loop() {
 			return
 		case <-s.wake:
 		case <-wait:
+			wait = nil
 		}
 	}
 }
@@ -304,9 +315,7 @@ func (s *Scheduler) fire(j *Job) {
 		s.ended(j, metrics.CronCompleted)
 		return
 	}
-	// Fixed rate: the k-th firing is due at first + k*interval however
-	// late the previous one ran.
-	j.next = j.first.Add(time.Duration(iteration) * j.Interval)
+	j.next = j.due(iteration)
 	heap.Fix(&s.queue, j.index)
 	s.mu.Unlock()
 }

@@ -293,6 +293,29 @@ func TestARefusedFiringIsCountedAndTheJobGoesOn(t *testing.T) {
 	eventually(t, func() bool { return testutil.ToFloat64(r.m.CronFirings.WithLabelValues("refused")) == 2 })
 }
 
+// TestWakeUpsThatKeepTheEarliestDueTimeStartNoTimer: every Schedule wakes
+// the loop; one that leaves the earliest due time as it was must keep the
+// timer already waiting for it, not start one more per wake-up.
+func TestWakeUpsThatKeepTheEarliestDueTimeStartNoTimer(t *testing.T) {
+	r := newRig(t, Options{})
+	first, _ := r.s.Schedule(spec("a"))
+	eventually(t, func() bool { return r.clock.pending() > 0 })
+	for i := 0; i < 20; i++ {
+		sp := spec("b")
+		sp.Delay = 2 * time.Second
+		_, _ = r.s.Schedule(sp)
+	}
+	r.barrier(t)
+	eventually(t, func() bool { return r.s.Len() == 21 })
+	if n := r.clock.pending(); n != 1 {
+		t.Fatalf("%d timers pending, want the one for the earliest job", n)
+	}
+	r.clock.Advance(time.Second)
+	if f := r.next(t); f.job.ID != first.ID {
+		t.Fatalf("firing %+v, want %s", f, first.ID)
+	}
+}
+
 func eventually(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -59,3 +59,10 @@ func (f *fakeClock) Advance(d time.Duration) {
 	}
 	f.waiters = kept
 }
+
+// pending is the number of After channels not delivered yet.
+func (f *fakeClock) pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
+}

@@ -3,6 +3,8 @@ package kv
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -37,6 +39,31 @@ type Limits struct {
 
 // ValueTooLarge reports whether n bytes are over the value limit.
 func (l Limits) ValueTooLarge(n int) bool { return l.MaxValueBytes > 0 && n > l.MaxValueBytes }
+
+// CheckValue is the check every backend's Set makes first: ErrValueTooLarge
+// for a value of n bytes under key over MaxValueBytes, else nil.
+func (l Limits) CheckValue(key string, n int) error {
+	if !l.ValueTooLarge(n) {
+		return nil
+	}
+	return fmt.Errorf("set %q: %w (%d > %d bytes)", key, ErrValueTooLarge, n, l.MaxValueBytes)
+}
+
+// KeyLimitError is the error of a Set that would add key to a tenant
+// already holding MaxKeys keys.
+func (l Limits) KeyLimitError(key string) error {
+	return fmt.Errorf("set %q: %w (%d keys)", key, ErrKeyLimit, l.MaxKeys)
+}
+
+// Page sorts keys bytewise in place and keeps the first limit of them
+// (limit <= 0: all): what List returns once a backend has its keys.
+func Page(keys []string, limit int) []string {
+	slices.Sort(keys)
+	if limit > 0 && len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys
+}
 
 // Store holds values (opaque bytes, JSON for the commands) per key per
 // Space. Expired keys are never returned and do not count.

@@ -67,8 +67,8 @@ func (e entry) expired(now time.Time) bool { return !e.expires.IsZero() && !now.
 
 // Set implements kv.Store.
 func (s *Store) Set(_ context.Context, sp kv.Space, key string, value []byte, ttl time.Duration) (bool, error) {
-	if s.limits.ValueTooLarge(len(value)) {
-		return false, fmt.Errorf("set %q: %w (%d > %d bytes)", key, kv.ErrValueTooLarge, len(value), s.limits.MaxValueBytes)
+	if err := s.limits.CheckValue(key, len(value)); err != nil {
+		return false, err
 	}
 	now := s.clock()
 	e := entry{value: slices.Clone(value)}
@@ -98,7 +98,7 @@ func (s *Store) Set(_ context.Context, sp kv.Space, key string, value []byte, tt
 		t.sweep(now)
 		if s.atLimit(t) {
 			s.dropIfEmpty(sp.Tenant, t)
-			return false, fmt.Errorf("set %q: %w (%d keys)", key, kv.ErrKeyLimit, s.limits.MaxKeys)
+			return false, s.limits.KeyLimitError(key)
 		}
 		ns = t.spaces[sp.Namespace]
 	}
@@ -181,11 +181,7 @@ func (s *Store) List(_ context.Context, sp kv.Space, prefix string, limit int) (
 			keys = append(keys, k)
 		}
 	}
-	slices.Sort(keys)
-	if limit > 0 && len(keys) > limit {
-		keys = keys[:limit]
-	}
-	return keys, nil
+	return kv.Page(keys, limit), nil
 }
 
 // Count implements kv.Store.

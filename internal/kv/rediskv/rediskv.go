@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -152,8 +151,8 @@ func (s *Store) call(ctx context.Context, op string, run func(ctx context.Contex
 
 // Set implements kv.Store.
 func (s *Store) Set(ctx context.Context, sp kv.Space, key string, value []byte, ttl time.Duration) (bool, error) {
-	if s.limits.ValueTooLarge(len(value)) {
-		return false, fmt.Errorf("set %q: %w (%d > %d bytes)", key, kv.ErrValueTooLarge, len(value), s.limits.MaxValueBytes)
+	if err := s.limits.CheckValue(key, len(value)); err != nil {
+		return false, err
 	}
 	n := s.namesFor(sp)
 	now := s.nowMS()
@@ -176,7 +175,7 @@ func (s *Store) Set(ctx context.Context, sp kv.Space, key string, value []byte, 
 		return false, err
 	}
 	if res < 0 {
-		return false, fmt.Errorf("set %q: %w (%d keys)", key, kv.ErrKeyLimit, s.limits.MaxKeys)
+		return false, s.limits.KeyLimitError(key)
 	}
 	return res == 1, nil
 }
@@ -232,11 +231,7 @@ func (s *Store) List(ctx context.Context, sp kv.Space, prefix string, limit int)
 			keys = append(keys, k)
 		}
 	}
-	slices.Sort(keys)
-	if limit > 0 && len(keys) > limit {
-		keys = keys[:limit]
-	}
-	return keys, nil
+	return kv.Page(keys, limit), nil
 }
 
 // Count implements kv.Store.
