@@ -1,21 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // scrapeTimeout bounds one GET of --metrics-url.
 const scrapeTimeout = 5 * time.Second
 
-// sample is one series of a Prometheus text exposition.
+// sample is one counter, gauge or untyped series of a Prometheus text
+// exposition, as the Prometheus parser reads it.
 type sample struct {
 	name   string
 	labels map[string]string
@@ -73,88 +73,32 @@ func scrape(ctx context.Context, url string) (samples, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
 	}
-	var out samples
-	s := bufio.NewScanner(resp.Body)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		x, err := parseSample(line)
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", url, err)
-		}
-		out = append(out, x)
-	}
-	if err := s.Err(); err != nil {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
-	return out, nil
-}
-
-// parseSample reads `name{label="value",...} value [timestamp]`.
-func parseSample(line string) (sample, error) {
-	bad := func(why string) (sample, error) {
-		return sample{}, fmt.Errorf("bad sample line %q: %s", line, why)
-	}
-	i := strings.IndexAny(line, "{ \t")
-	if i <= 0 {
-		return bad("no value")
-	}
-	x := sample{name: line[:i]}
-	rest := line[i:]
-	if rest[0] == '{' {
-		labels, tail, err := parseLabels(rest[1:])
-		if err != nil {
-			return bad(err.Error())
-		}
-		x.labels, rest = labels, tail
-	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 || len(fields) > 2 {
-		return bad("want a value and an optional timestamp")
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
-	if err != nil {
-		return bad(err.Error())
-	}
-	x.value = v
-	return x, nil
-}
-
-// parseLabels reads `label="value",...}` (the opening brace consumed) and
-// returns the labels and what follows the closing brace.
-func parseLabels(s string) (map[string]string, string, error) {
-	labels := map[string]string{}
-	for {
-		s = strings.TrimLeft(s, " ,")
-		if strings.HasPrefix(s, "}") {
-			return labels, s[1:], nil
-		}
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 || len(s) < eq+2 || s[eq+1] != '"' {
-			return nil, "", errors.New("label without a quoted value")
-		}
-		name := strings.TrimSpace(s[:eq])
-		var v strings.Builder
-		j := eq + 2
-		for ; j < len(s) && s[j] != '"'; j++ {
-			if s[j] == '\\' && j+1 < len(s) {
-				j++
-				if s[j] == 'n' {
-					v.WriteByte('\n')
-					continue
-				}
+	var out samples
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			x := sample{name: name, labels: map[string]string{}}
+			for _, l := range m.GetLabel() {
+				x.labels[l.GetName()] = l.GetValue()
 			}
-			v.WriteByte(s[j])
+			switch {
+			case m.Counter != nil:
+				x.value = m.Counter.GetValue()
+			case m.Gauge != nil:
+				x.value = m.Gauge.GetValue()
+			case m.Untyped != nil:
+				x.value = m.Untyped.GetValue()
+			default:
+				continue // histograms and summaries: nothing here reads them
+			}
+			out = append(out, x)
 		}
-		if j == len(s) {
-			return nil, "", errors.New("unterminated label value")
-		}
-		labels[name] = v.String()
-		s = s[j+1:]
 	}
+	return out, nil
 }
 
 // goroutines reads go_goroutines from the server's metrics.

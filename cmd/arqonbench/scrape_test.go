@@ -1,35 +1,38 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 )
 
-// exposition is a server's /metrics at two moments of a run.
-var exposition = [2]string{`# HELP arqonbus_messages_delivered_total Frames enqueued to subscribers by fan-out.
-# TYPE arqonbus_messages_delivered_total counter
-arqonbus_messages_delivered_total 1000
+// exposition is a server's /metrics at two moments of a run; the first
+// carries a HELP line, as a server writes it, for the parser to skip.
+var exposition = [2]string{
+	"# HELP arqonbus_messages_delivered_total Frames enqueued to subscribers by fan-out.\n" +
+		expositionOf(1000, 0, 1, 1, 12),
+	expositionOf(6000, 2, 4, 4, 40),
+}
+
+// expositionOf is the text a server's /metrics serves with these counters
+// and goroutines.
+func expositionOf(delivered, rateLimited, slowConsumer, disconnects, goroutines int) string {
+	return fmt.Sprintf(`# TYPE arqonbus_messages_delivered_total counter
+arqonbus_messages_delivered_total %d
 # TYPE arqonbus_messages_dropped_total counter
-arqonbus_messages_dropped_total{reason="rate_limited"} 0
-arqonbus_messages_dropped_total{reason="slow_consumer"} 1
+arqonbus_messages_dropped_total{reason="rate_limited"} %d
+arqonbus_messages_dropped_total{reason="slow_consumer"} %d
 arqonbus_messages_dropped_total{reason="telemetry_INTERNAL_ERROR"} 0
 # TYPE arqonbus_slow_consumer_disconnects_total counter
-arqonbus_slow_consumer_disconnects_total 1
-go_goroutines 12
-`, `# TYPE arqonbus_messages_delivered_total counter
-arqonbus_messages_delivered_total 6000
-# TYPE arqonbus_messages_dropped_total counter
-arqonbus_messages_dropped_total{reason="rate_limited"} 2
-arqonbus_messages_dropped_total{reason="slow_consumer"} 4
-arqonbus_messages_dropped_total{reason="telemetry_INTERNAL_ERROR"} 0
-# TYPE arqonbus_slow_consumer_disconnects_total counter
-arqonbus_slow_consumer_disconnects_total 4
-go_goroutines 40
-`}
+arqonbus_slow_consumer_disconnects_total %d
+go_goroutines %d
+`, delivered, rateLimited, slowConsumer, disconnects, goroutines)
+}
 
 // metricsServer serves exposition[0] on the first GET and exposition[1]
 // on every later one.
@@ -94,27 +97,34 @@ func TestAScrapeThatCannotBeUsedIsAnError(t *testing.T) {
 	}
 }
 
-func TestSampleLinesAreParsedWithTheirLabels(t *testing.T) {
-	cases := []struct {
-		line string
-		want sample
-	}{
-		{`go_goroutines 12`, sample{name: "go_goroutines", value: 12}},
-		{`a_total{reason="x"} 3 1700000000000`, sample{name: "a_total", labels: map[string]string{"reason": "x"}, value: 3}},
-		{`a{x="q\"uote",y="back\\slash",z="new\nline"} 1`, sample{name: "a",
-			labels: map[string]string{"x": `q"uote`, "y": `back\slash`, "z": "new\nline"}, value: 1}},
-		{`a{x="} 1",} 2`, sample{name: "a", labels: map[string]string{"x": "} 1"}, value: 2}},
-		{`h_bucket{le="+Inf"} 7`, sample{name: "h_bucket", labels: map[string]string{"le": "+Inf"}, value: 7}},
+// The scrape is read by the Prometheus parser: labels with escapes, HELP
+// and TYPE lines and timestamps are its business, and a body it cannot
+// parse is an error, never an empty scrape.
+func TestAScrapeKeepsEveryCounterAndGaugeWithItsLabels(t *testing.T) {
+	serve := func(body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(body))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
 	}
-	for _, c := range cases {
-		got, err := parseSample(c.line)
-		if err != nil || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%s: %+v (err %v), want %+v", c.line, got, err, c.want)
-		}
+	got, err := scrape(t.Context(), serve("# TYPE a_total counter\n"+
+		`a_total{x="q\"uote",y="back\\slash",z="new\nline"} 3 1700000000000`+"\n"+
+		"# TYPE g gauge\ng 12\n"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, line := range []string{`a`, `a{x="1"`, `a{x=1} 2`, `a one`, `a 1 2 3`} {
-		if _, err := parseSample(line); err == nil {
-			t.Errorf("%q parsed, want an error", line)
+	want := samples{
+		{name: "a_total", labels: map[string]string{"x": `q"uote`, "y": `back\slash`, "z": "new\nline"}, value: 3},
+		{name: "g", labels: map[string]string{}, value: 12},
+	}
+	slices.SortFunc(got, func(a, b sample) int { return strings.Compare(a.name, b.name) })
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("scrape = %+v, want %+v", got, want)
+	}
+	for _, body := range []string{"a{x=\"1\"\n", "a{x=1} 2\n", "a one\n"} {
+		if _, err := scrape(t.Context(), serve(body)); err == nil {
+			t.Errorf("%q scraped, want an error", body)
 		}
 	}
 }
