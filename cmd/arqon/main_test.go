@@ -150,13 +150,7 @@ func TestKVCommandLinesBecomeStoreCommands(t *testing.T) {
 		{[]string{"list", "--prefix", "", "--limit", "10"}, "op.store.list", `{"prefix":"","limit":10}`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			sc, ok := lookup("kv " + tc.args[0])
-			require.True(t, ok)
-			j, err := parseJob(sc, tc.args[1:])
-			require.NoError(t, err)
-			assert.Equal(t, protocol.TypeCommand, j.request.Type)
-			assert.Equal(t, tc.command, j.request.Command)
-			assert.JSONEq(t, tc.want, string(j.request.Args))
+			requireCommandLine(t, "kv", tc.args, tc.command, tc.want)
 		})
 	}
 }
@@ -195,16 +189,25 @@ func TestCronCommandLinesBecomeCronCommands(t *testing.T) {
 		{[]string{"cancel", "cron_0123456789ab"}, "op.cron.cancel", `{"job_id":"cron_0123456789ab"}`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			sc, ok := lookup("cron " + tc.args[0])
-			require.True(t, ok)
-			j, err := parseJob(sc, tc.args[1:])
-			require.NoError(t, err)
-			assert.Equal(t, protocol.TypeCommand, j.request.Type)
-			assert.Equal(t, tc.command, j.request.Command)
-			assert.JSONEq(t, tc.want, string(j.request.Args))
+			j := requireCommandLine(t, "cron", tc.args, tc.command, tc.want)
 			assert.Equal(t, tc.args[0] == "schedule", j.keepOpen, "only schedule stays connected")
 		})
 	}
+}
+
+// requireCommandLine parses the command line "prefix args..." and checks it
+// becomes the command named command with exactly the args want; it returns
+// the parsed job for further checks.
+func requireCommandLine(t *testing.T, prefix string, args []string, command, want string) job {
+	t.Helper()
+	sc, ok := lookup(prefix + " " + args[0])
+	require.True(t, ok)
+	j, err := parseJob(sc, args[1:])
+	require.NoError(t, err)
+	assert.Equal(t, protocol.TypeCommand, j.request.Type)
+	assert.Equal(t, command, j.request.Command)
+	assert.JSONEq(t, want, string(j.request.Args))
+	return j
 }
 
 func TestScheduledJobsLastFiringIsDueAfterTheDelayAndTheIntervals(t *testing.T) {

@@ -1,10 +1,8 @@
 package command_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,8 +10,6 @@ import (
 	"github.com/arqonbus/arqonbus/internal/bus"
 	"github.com/arqonbus/arqonbus/internal/command"
 	"github.com/arqonbus/arqonbus/internal/protocol"
-	"github.com/arqonbus/arqonbus/internal/store"
-	"github.com/arqonbus/arqonbus/internal/store/memstore"
 )
 
 // TestAHistoryAnswerFitsTheReplyBudgetNewestFirst: with MaxReplyBytes set, a
@@ -21,17 +17,11 @@ import (
 // that fits exactly is not cut), always at least the newest one, and says
 // truncated when it left older ones out; without a budget it keeps all.
 func TestAHistoryAnswerFitsTheReplyBudgetNewestFirst(t *testing.T) {
-	st := memstore.New(100)
-	t.Cleanup(func() { _ = st.Close() })
-	key := store.Key{Tenant: "acme", Room: "science", Channel: "explore"}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st, envs := storeWithHistory(t, 100, func(i int) []byte {
+		return []byte(fmt.Sprintf(`{"text":"%*s"}`, 10*(i+1), "x"))
+	})
 	size := map[string]int{}
-	for i := range 3 {
-		env := &protocol.Envelope{
-			ID: fmt.Sprintf("m%d", i), Type: protocol.TypeMessage, Timestamp: base.Add(time.Duration(i) * time.Second),
-			Room: key.Room, Channel: key.Channel, Payload: []byte(fmt.Sprintf(`{"text":"%*s"}`, 10*(i+1), "x")),
-		}
-		require.NoError(t, st.Append(context.Background(), key, env))
+	for _, env := range envs {
 		size[env.ID] = len(protocol.Encode(env))
 	}
 

@@ -20,9 +20,7 @@ const scheduledLine = "scheduled; keeping the connection open until its last fir
 
 func TestArqonCronScheduleStaysConnectedUntilTheLastFiringThenExitsZero(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RunBinary(t, devEnv())
-	member := dial(t, srv.URL)
-	testutil.Join(t, member, "science", "explore")
+	srv, member := cronBus(t)
 
 	var stdout testutil.LogBuffer
 	arqon := testutil.StartArqon(t, &stdout, []string{"ARQON_URL=" + srv.URL},
@@ -34,16 +32,12 @@ func TestArqonCronScheduleStaysConnectedUntilTheLastFiringThenExitsZero(t *testi
 
 	assert.Contains(t, stdout.String(), `"job_id":"`+first.job+`"`, "the reply is printed")
 	assert.Contains(t, arqon.Stderr.String(), "arqon: job "+first.job+" "+scheduledLine)
-	testutil.Eventually(t, func() bool {
-		return scrape(t, srv).Get(t, "cron_cancellations_total", "completed") == 1
-	}, 5*time.Second, "the job completes rather than ending with the connection")
+	eventuallyCronCancelled(t, srv, "completed", "the job completes rather than ending with the connection")
 }
 
 func TestArqonCronScheduleStopsAtOnceOnCtrlCAndItsJobFiresNoMore(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RunBinary(t, devEnv())
-	member := dial(t, srv.URL)
-	testutil.Join(t, member, "science", "explore")
+	srv, member := cronBus(t)
 
 	arqon := testutil.StartArqon(t, nil, []string{"ARQON_URL=" + srv.URL},
 		"cron", "schedule", "science:explore", `{"n":1}`, "--delay", "0.2", "--interval", "1", "--repeat", "100")
@@ -54,9 +48,7 @@ func TestArqonCronScheduleStopsAtOnceOnCtrlCAndItsJobFiresNoMore(t *testing.T) {
 
 	require.NoError(t, arqon.Process().Signal(syscall.SIGINT))
 	assert.Equal(t, 0, arqon.WaitExit(t, testutil.ArqonInterruptBound), "Ctrl-C is how a schedule ends early")
-	testutil.Eventually(t, func() bool {
-		return scrape(t, srv).Get(t, "cron_cancellations_total", "disconnect") == 1
-	}, 5*time.Second, "the disconnect cancels the job")
+	eventuallyCronCancelled(t, srv, "disconnect", "the disconnect cancels the job")
 	// A firing due before the disconnect may still be on its way; after
 	// the cancellation was counted, none follows.
 	for {

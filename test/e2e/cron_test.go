@@ -39,6 +39,35 @@ func expectFiring(t *testing.T, c *client.Client) cronFiring {
 	return cronFiring{meta.Job, meta.Iteration}
 }
 
+// cronBus starts a dev server and returns it with a member joined to
+// science:explore, the channel the cron tests schedule into.
+func cronBus(t *testing.T) (*testutil.Proc, *client.Client) {
+	t.Helper()
+	p := testutil.RunBinary(t, devEnv())
+	member := dial(t, p.URL)
+	testutil.Join(t, member, "science", "explore")
+	return p, member
+}
+
+// eventuallyCronCancelled waits until p has counted one cron job ended for
+// reason, failing with msg otherwise.
+func eventuallyCronCancelled(t *testing.T, p *testutil.Proc, reason, msg string) {
+	t.Helper()
+	testutil.Eventually(t, func() bool {
+		return scrape(t, p).Get(t, "cron_cancellations_total", reason) == 1
+	}, 5*time.Second, "%s", msg)
+}
+
+// scheduledCronJob starts a cron bus (see cronBus) and returns it with the
+// owner of a job scheduled there to fire repeat times, the member and the
+// job's id.
+func scheduledCronJob(t *testing.T, repeat int) (p *testutil.Proc, owner, member *client.Client, job string) {
+	t.Helper()
+	p, member = cronBus(t)
+	owner = dial(t, p.URL)
+	return p, owner, member, schedule(t, owner, repeat)
+}
+
 func schedule(t *testing.T, c *client.Client, repeat int) string {
 	t.Helper()
 	data := testutil.Command(t, c, "op.cron.schedule", map[string]any{
@@ -60,16 +89,11 @@ func cronEnded(log, job, reason string) bool {
 
 func TestCronJobFiresFiveTimesToAMemberAndLandsInHistory(t *testing.T) {
 	t.Parallel()
-	p := testutil.RunBinary(t, devEnv())
-	owner, member := dial(t, p.URL), dial(t, p.URL)
-	testutil.Join(t, member, "science", "explore")
-	job := schedule(t, owner, 5)
+	p, _, member, job := scheduledCronJob(t, 5)
 	for i := 1; i <= 5; i++ {
 		assert.Equal(t, cronFiring{job, i}, expectFiring(t, member))
 	}
-	testutil.Eventually(t, func() bool {
-		return scrape(t, p).Get(t, "cron_cancellations_total", "completed") == 1
-	}, 5*time.Second, "the job completes")
+	eventuallyCronCancelled(t, p, "completed", "the job completes")
 
 	h := testutil.Command(t, member, "history", map[string]any{"room": "science", "channel": "explore"})
 	msgs, _ := h["messages"].([]any)
@@ -86,17 +110,12 @@ func TestCronJobFiresFiveTimesToAMemberAndLandsInHistory(t *testing.T) {
 
 func TestCronOwnersDisconnectEndsItsJob(t *testing.T) {
 	t.Parallel()
-	p := testutil.RunBinary(t, devEnv())
-	owner, member := dial(t, p.URL), dial(t, p.URL)
-	testutil.Join(t, member, "science", "explore")
-	job := schedule(t, owner, 5)
+	p, owner, member, job := scheduledCronJob(t, 5)
 	assert.Equal(t, cronFiring{job, 1}, expectFiring(t, member))
 	assert.Equal(t, cronFiring{job, 2}, expectFiring(t, member))
 	require.NoError(t, owner.Close())
 
-	testutil.Eventually(t, func() bool {
-		return scrape(t, p).Get(t, "cron_cancellations_total", "disconnect") == 1
-	}, 5*time.Second, "the disconnect cancels the job")
+	eventuallyCronCancelled(t, p, "disconnect", "the disconnect cancels the job")
 	testutil.Eventually(t, func() bool { return cronEnded(p.Stderr(), job, "disconnect") },
 		5*time.Second, "the cancellation's log line")
 	testutil.ExpectNone(t, member, 2*time.Second) // two intervals: no third firing
@@ -105,10 +124,7 @@ func TestCronOwnersDisconnectEndsItsJob(t *testing.T) {
 
 func TestSIGTERMDuringACronJobCancelsItAndExitsZero(t *testing.T) {
 	t.Parallel()
-	p := testutil.RunBinary(t, devEnv())
-	owner, member := dial(t, p.URL), dial(t, p.URL)
-	testutil.Join(t, member, "science", "explore")
-	job := schedule(t, owner, 100)
+	p, _, member, job := scheduledCronJob(t, 100)
 	assert.Equal(t, cronFiring{job, 1}, expectFiring(t, member))
 
 	p.Signal(t, syscall.SIGTERM)
