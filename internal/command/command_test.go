@@ -192,7 +192,7 @@ func TestStoreCommandsSetGetListAndDeleteInTheCallersTenant(t *testing.T) {
 	assert.Equal(t, false, data(t, f.run(t, user, "op.store.get", `{"key":"b"}`))["found"])
 	other := Caller{ClientID: "c9", Tenant: "other", Role: auth.RoleUser}
 	assert.Equal(t, false, data(t, f.run(t, other, "op.store.get", `{"key":"a"}`))["found"], "another tenant sees nothing")
-	assert.Equal(t, 2.0, promtest.ToFloat64(f.m.KVOperations.Counter(metrics.KVGet, metrics.KVMiss)))
+	assert.Equal(t, 2.0, promtest.ToFloat64(f.m.KVOperations.WithLabelValues(string(metrics.KVGet), string(metrics.KVMiss))))
 }
 
 func TestStoreArgumentsAreValidated(t *testing.T) {
@@ -231,7 +231,7 @@ func TestStoreLimitsAreLimitExceededNamingTheLimit(t *testing.T) {
 	r = f.run(t, user, "op.store.set", `{"key":"d","value":1}`)
 	assert.Equal(t, string(protocol.CodeLimitExceeded), r.ErrorCode)
 	assert.Contains(t, r.Error, "ARQONBUS_STORE_MAX_KEYS (3)")
-	assert.Equal(t, 1.0, promtest.ToFloat64(f.m.KVOperations.Counter(metrics.KVSet, metrics.KVLimit)))
+	assert.Equal(t, 1.0, promtest.ToFloat64(f.m.KVOperations.WithLabelValues(string(metrics.KVSet), string(metrics.KVLimit))))
 }
 
 func TestStoreCommandsAreOpenWhateverThePrototypeGate(t *testing.T) {

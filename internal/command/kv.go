@@ -110,7 +110,7 @@ func (r *Registry) kvSet(ctx context.Context, req *Request) (string, any, error)
 	if err != nil {
 		return "", nil, r.kvError(req, metrics.KVSet, err)
 	}
-	r.deps.Metrics.KVOperations.Inc(metrics.KVSet, metrics.KVOK)
+	r.countKV(metrics.KVSet, metrics.KVOK)
 	return "stored", map[string]any{"namespace": sp.Namespace, "key": key, "updated": true, "created": created}, nil
 }
 
@@ -125,10 +125,10 @@ func (r *Registry) kvGet(ctx context.Context, req *Request) (string, any, error)
 	}
 	data := map[string]any{"namespace": sp.Namespace, "key": key, "found": found}
 	if !found {
-		r.deps.Metrics.KVOperations.Inc(metrics.KVGet, metrics.KVMiss)
+		r.countKV(metrics.KVGet, metrics.KVMiss)
 		return "not found", data, nil
 	}
-	r.deps.Metrics.KVOperations.Inc(metrics.KVGet, metrics.KVOK)
+	r.countKV(metrics.KVGet, metrics.KVOK)
 	data["value"] = json.RawMessage(v)
 	return "found", data, nil
 }
@@ -146,7 +146,7 @@ func (r *Registry) kvDelete(ctx context.Context, req *Request) (string, any, err
 	if !deleted {
 		result, msg = metrics.KVMiss, "not found"
 	}
-	r.deps.Metrics.KVOperations.Inc(metrics.KVDelete, result)
+	r.countKV(metrics.KVDelete, result)
 	return msg, map[string]any{"namespace": sp.Namespace, "key": key, "deleted": deleted}, nil
 }
 
@@ -171,8 +171,13 @@ func (r *Registry) kvList(ctx context.Context, req *Request) (string, any, error
 	if err != nil {
 		return "", nil, r.kvError(req, metrics.KVList, err)
 	}
-	r.deps.Metrics.KVOperations.Inc(metrics.KVList, metrics.KVOK)
+	r.countKV(metrics.KVList, metrics.KVOK)
 	return fmt.Sprintf("%d keys", len(keys)), map[string]any{"namespace": sp.Namespace, "count": len(keys), "keys": keys}, nil
+}
+
+// countKV counts one key-value operation that reached the store.
+func (r *Registry) countKV(op metrics.KVOp, result metrics.KVResult) {
+	r.deps.Metrics.KVOperations.WithLabelValues(string(op), string(result)).Inc()
 }
 
 // kvError counts and logs a failed store call and turns it into the wire
@@ -180,23 +185,22 @@ func (r *Registry) kvList(ctx context.Context, req *Request) (string, any, error
 // STORAGE_UNAVAILABLE (never a fallback: nodes would diverge), anything
 // else stays internal (Handle logs it).
 func (r *Registry) kvError(req *Request, op metrics.KVOp, err error) error {
-	m := r.deps.Metrics.KVOperations
 	switch {
 	case errors.Is(err, kv.ErrKeyLimit):
-		m.Inc(op, metrics.KVLimit)
+		r.countKV(op, metrics.KVLimit)
 		return protocol.NewError(protocol.CodeLimitExceeded, fmt.Sprintf(
 			"this tenant holds %s (%d) keys; delete some first", config.VarStoreMaxKeys, r.deps.KVLimits.MaxKeys))
 	case errors.Is(err, kv.ErrValueTooLarge):
-		m.Inc(op, metrics.KVLimit)
+		r.countKV(op, metrics.KVLimit)
 		return protocol.NewError(protocol.CodeLimitExceeded, fmt.Sprintf(
 			"value is over %s (%d)", config.VarStoreMaxValueBytes, r.deps.KVLimits.MaxValueBytes))
 	case errors.Is(err, kv.ErrUnavailable) || errors.Is(err, kv.ErrClosed):
-		m.Inc(op, metrics.KVUnavailable)
+		r.countKV(op, metrics.KVUnavailable)
 		r.deps.Logger.Warn("key-value store unavailable", "client_id", req.Caller.ClientID, "op", "op.store."+string(op),
 			"tenant", req.Caller.Tenant, "err", err)
 		return protocol.NewError(protocol.CodeStorageUnavailable, "the key-value store is unavailable")
 	default:
-		m.Inc(op, metrics.KVError)
+		r.countKV(op, metrics.KVError)
 		return fmt.Errorf("op.store.%s: %w", op, err)
 	}
 }

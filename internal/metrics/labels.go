@@ -147,7 +147,7 @@ func (m *Metrics) start(l Labels) {
 	m.MessagesReceived.WithLabelValues(ReceivedInvalid)
 	for _, op := range KVOps {
 		for _, r := range KVResults {
-			m.KVOperations.vec.WithLabelValues(string(op), string(r))
+			m.KVOperations.WithLabelValues(string(op), string(r))
 		}
 	}
 	for _, r := range CronResults {

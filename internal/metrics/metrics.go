@@ -41,7 +41,7 @@ type Metrics struct {
 	BuildInfo               *prometheus.GaugeVec // version, commit, go
 	// KVOperations counts key-value store operations by op and result;
 	// its labels are typed so that only the values New starts are used.
-	KVOperations KVCounter
+	KVOperations *prometheus.CounterVec
 	// CronJobs, CronFirings (result) and CronCancellations (reason) are
 	// the cron lane's; their labels are the CronResult and CronReason values.
 	CronJobs          prometheus.Gauge
@@ -97,8 +97,8 @@ func NewWithLabels(reg *prometheus.Registry, l Labels) *Metrics {
 			"Time from a message's decode to its acknowledgement (store + fan-out).",
 			[]float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
 		BuildInfo: f.gaugeVec("build_info", "Build information; the value is always 1.", "version", "commit", "go"),
-		KVOperations: KVCounter{f.counterVec("kv_operations_total",
-			"Key-value store operations (op.store.*) that reached the store, by operation and result.", "op", "result")},
+		KVOperations: f.counterVec("kv_operations_total",
+			"Key-value store operations (op.store.*) that reached the store, by operation and result.", "op", "result"),
 		CronJobs:    f.gauge("cron_jobs", "Cron jobs scheduled on this node (op.cron.schedule)."),
 		CronFirings: f.counterVec("cron_firings_total", "Cron firings, by result (refused: strict storage refused the message).", "result"),
 		CronCancellations: f.counterVec("cron_cancellations_total",
@@ -136,17 +136,6 @@ func readInt64(f func() int64) float64 {
 	}
 	return float64(f())
 }
-
-// KVCounter is arqonbus_kv_operations_total{op,result}.
-type KVCounter struct{ vec *prometheus.CounterVec }
-
-// Counter returns the series of op and r (for tests and dashboards).
-func (k KVCounter) Counter(op KVOp, r KVResult) prometheus.Counter {
-	return k.vec.WithLabelValues(string(op), string(r))
-}
-
-// Inc counts one key-value operation.
-func (k KVCounter) Inc(op KVOp, r KVResult) { k.vec.WithLabelValues(string(op), string(r)).Inc() }
 
 // Fail counts a recovered internal failure of operation op.
 func (m *Metrics) Fail(op string) { m.Failures.WithLabelValues(op).Inc() }

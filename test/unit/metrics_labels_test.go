@@ -37,6 +37,7 @@ var labelledCounters = map[string]struct {
 	"StorageOperations":   {"arqonbus_storage_operations_total", []string{"op", "result"}},
 	"AuthFailures":        {"arqonbus_auth_failures_total", []string{"reason"}},
 	"Failures":            {"arqonbus_failures_total", []string{"op"}},
+	"KVOperations":        {"arqonbus_kv_operations_total", []string{"op", "result"}},
 	"CronFirings":         {"arqonbus_cron_firings_total", []string{"result"}},
 	"CronCancellations":   {"arqonbus_cron_cancellations_total", []string{"reason"}},
 }
@@ -69,6 +70,7 @@ var computedSites = map[string]string{
 	"internal/broker/redis.go: r.fail(op, err)":                                                                        "inside call, whose callers are checked as a funnel",
 	"internal/cron/cron.go: s.o.Metrics.CronFirings.WithLabelValues(string(r))":                                        "Fire answers a metrics.CronResult; metrics starts every one of metrics.CronResults",
 	"internal/cron/cron.go: s.o.Metrics.CronCancellations.WithLabelValues(string(reason))":                             "every reason is a metrics.CronReason; metrics starts every one of metrics.CronReasons",
+	"internal/command/kv.go: r.deps.Metrics.KVOperations.WithLabelValues(string(op), string(result))":                  "every op and result is a metrics.KVOp and KVResult; metrics starts every pair of metrics.KVOps x KVResults",
 	"internal/broker/redis.go: r.m.Fail(op)":                                                                           "inside fail, whose callers are checked as a funnel",
 }
 
