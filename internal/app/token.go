@@ -22,7 +22,7 @@ func token(env Env, args []string) int {
 	fs.SetOutput(io.Discard)
 	sub := fs.String("sub", "dev-user", "subject (sub claim)")
 	tenant := fs.String("tenant", "", "tenant (tenant_id claim)")
-	role := fs.String("role", "user", "role: guest, user or admin")
+	role := fs.String("role", "user", "role: guest, user, operator or admin")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime (exp = now + ttl)")
 	alg := fs.String("alg", "HS256", "HMAC algorithm: HS256, HS384 or HS512")
 	if err := fs.Parse(args); err != nil {

@@ -119,7 +119,7 @@ func (v *Verifier) identity(c jwt.MapClaims) (Identity, error) {
 		}
 		r, err := ParseRole(s)
 		if err != nil {
-			return Identity{}, fail(ReasonBadRole, "role claim is not guest, user or admin", nil)
+			return Identity{}, fail(ReasonBadRole, "role claim is not guest, user, operator or admin", nil)
 		}
 		id.Role = r
 	}

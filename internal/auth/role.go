@@ -10,16 +10,20 @@ type Role int
 const (
 	RoleGuest Role = iota
 	RoleUser
+	// RoleOperator may also serve the work queue (operator.join).
+	RoleOperator
 	RoleAdmin
 )
 
-// String returns the claim spelling: "guest", "user" or "admin".
+// String returns the claim spelling: "guest", "user", "operator" or "admin".
 func (r Role) String() string {
 	switch r {
 	case RoleGuest:
 		return "guest"
 	case RoleUser:
 		return "user"
+	case RoleOperator:
+		return "operator"
 	case RoleAdmin:
 		return "admin"
 	}
@@ -35,17 +39,19 @@ func ParseRole(s string) (Role, error) {
 		return RoleGuest, nil
 	case "user":
 		return RoleUser, nil
+	case "operator":
+		return RoleOperator, nil
 	case "admin":
 		return RoleAdmin, nil
 	}
-	return RoleGuest, fmt.Errorf("unknown role %q (want guest, user or admin)", s)
+	return RoleGuest, fmt.Errorf("unknown role %q (want guest, user, operator or admin)", s)
 }
 
 // MarshalText writes the claim spelling, so a Role encodes in JSON replies
 // (whoami) as "user" rather than 1.
 func (r Role) MarshalText() ([]byte, error) {
 	switch r {
-	case RoleGuest, RoleUser, RoleAdmin:
+	case RoleGuest, RoleUser, RoleOperator, RoleAdmin:
 		return []byte(r.String()), nil
 	}
 	return nil, fmt.Errorf("cannot encode invalid role %d", int(r))

@@ -10,7 +10,8 @@ import (
 
 func TestRolesAreOrderedFromGuestToAdmin(t *testing.T) {
 	assert.Less(t, RoleGuest, RoleUser)
-	assert.Less(t, RoleUser, RoleAdmin)
+	assert.Less(t, RoleUser, RoleOperator)
+	assert.Less(t, RoleOperator, RoleAdmin)
 	assert.Equal(t, RoleGuest, Role(0), "the zero role must be the least privilege")
 }
 
@@ -23,7 +24,9 @@ func TestParseRole(t *testing.T) {
 	}{
 		{"guest is read exactly", "guest", RoleGuest, true},
 		{"user is read exactly", "user", RoleUser, true},
+		{"operator is read exactly", "operator", RoleOperator, true},
 		{"admin is read exactly", "admin", RoleAdmin, true},
+		{"a capitalised operator is refused", "Operator", RoleGuest, false},
 		{"a capitalised role is refused", "Admin", RoleGuest, false},
 		{"an upper-case role is refused", "USER", RoleGuest, false},
 		{"a role with spaces is refused", " user", RoleGuest, false},
