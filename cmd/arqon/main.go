@@ -7,6 +7,8 @@
 //	arqon status
 //	arqon kv set|get|delete|list …
 //	arqon cron schedule|list|cancel …
+//	arqon task submit|get|dead …
+//	arqon worker GROUP [--timeout D] -- CMD [ARG...]
 package main
 
 import (
@@ -29,7 +31,7 @@ import (
 
 // Exit statuses.
 const (
-	exitOK      = 0 // success, and tail or cron schedule stopped with Ctrl-C
+	exitOK      = 0 // success, and tail, cron schedule or worker stopped with Ctrl-C
 	exitFailure = 1 // the connection failed or ended, or the server answered with an error
 	exitUsage   = 2 // the command line is wrong; nothing was sent
 )
@@ -139,7 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cancel()
 	if err != nil {
 		if j.request == nil && ctx.Err() != nil {
-			return exitOK // Ctrl-C before tail had begun
+			return exitOK // Ctrl-C before tail or worker had begun
 		}
 		fmt.Fprintf(stderr, "arqon: connect %s: %v\n", displayURL(*server), err)
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -148,6 +150,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitFailure
 	}
 	defer closeClient(ctx, c)
+	if j.worker != nil {
+		return work(ctx, c, j.worker, *timeout, displayURL(*server), stderr)
+	}
 	if j.request == nil {
 		return tail(ctx, c, j, *timeout, displayURL(*server), stdout, stderr)
 	}
@@ -183,9 +188,14 @@ func help(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// wantsHelp reports whether a subcommand's arguments ask for its help.
+// wantsHelp reports whether a subcommand's arguments ask for its help. What
+// follows "--" is not arqon's (a worker's command line, a key such as
+// "--help").
 func wantsHelp(args []string) bool {
 	for _, a := range args {
+		if a == "--" {
+			return false
+		}
 		if a == "-h" || a == "-help" || a == "--help" {
 			return true
 		}
@@ -193,17 +203,22 @@ func wantsHelp(args []string) bool {
 	return false
 }
 
-// job is a checked command line: the pair to tail, or the one request to
-// send.
+// job is a checked command line: the pair to tail, the worker to run, or
+// the one request to send.
 type job struct {
 	room, channel string             // tail
-	request       *protocol.Envelope // publish, command, status, kv, cron; nil for tail
+	worker        *workerJob         // worker
+	request       *protocol.Envelope // publish, command, status, kv, cron, task; nil for tail and worker
 	// keepOpen keeps the connection after a successful reply until the
 	// job it scheduled has fired for the last time (cron schedule).
 	keepOpen bool
 }
 
 func parseJob(sc subcommand, args []string) (job, error) {
+	if sc.name == "worker" {
+		w, err := parseWorker(sc, args)
+		return job{worker: w}, err
+	}
 	var opts map[string]string
 	if len(sc.options) > 0 {
 		var err error
@@ -224,6 +239,9 @@ func parseJob(sc subcommand, args []string) (job, error) {
 	case "cron schedule", "cron list", "cron cancel":
 		r, err := cronRequest(sc, args, opts)
 		return job{request: r, keepOpen: sc.name == "cron schedule"}, err
+	case "task submit", "task get", "task dead":
+		r, err := taskRequest(sc, args, opts)
+		return job{request: r}, err
 	case "tail":
 		room, channel, err := roomChannel(args[0])
 		return job{room: room, channel: channel}, err

@@ -107,6 +107,64 @@ tenant may cancel another connection's job (else AUTHORIZATION_ERROR); an
 unknown job is NOT_FOUND.
 example: arqon cron cancel cron_0123456789ab`,
 	},
+	{
+		name: "task submit", args: "GROUP JSON", minArgs: 2, maxArgs: 2,
+		summary: "queue a JSON object task for GROUP's workers (op.task.submit)",
+		detail: `Queues JSON (an object) as a task for the workers of GROUP and prints the
+reply, e.g. {"task_id":"task_…","group":"resize"}: the task is stored by then.
+example: arqon task submit resize '{"image":"cat.png","width":200}'`,
+	},
+	{
+		name: "task get", args: "TASK_ID", minArgs: 1, maxArgs: 1,
+		summary: "print a task's state and result (op.task.get)",
+		detail: `Prints the reply of op.task.get: {"task_id":…,"group":…,"state":…,"attempts":N},
+with "result" (what the worker answered) once the state is done or failed.
+The states: queued, running, done, failed, dead. An unknown task is NOT_FOUND.
+example: arqon task get task_0123456789abcdef0123456789abcdef`,
+	},
+	{
+		name: "task dead", args: "GROUP", minArgs: 1, maxArgs: 1, options: []option{optDeadLimit},
+		summary: "list GROUP's dead-lettered tasks (op.task.dead)",
+		detail: `Prints the reply of op.task.dead: {"group":…,"count":N,"tasks":[…]}, the
+tasks of GROUP that no worker completed within the server's attempt limit.
+example: arqon task dead resize --limit 10`,
+	},
+	{
+		name: "worker", args: "GROUP -- CMD [ARG...]", minArgs: 2, maxArgs: -1, options: []option{optTaskTimeout},
+		summary: "run CMD for each task of GROUP until Ctrl-C",
+		detail: `Joins the workers of GROUP (operator.join; with authentication on the token's
+role must be operator or admin), says so on stderr ("arqon: worker of GROUP on
+URL; Ctrl-C to stop"), then runs CMD once for each task the server hands it,
+one task at a time in the order they arrive:
+  stdin        the task, a JSON object
+  environment  ARQON_TASK_ID, ARQON_TASK_GROUP, ARQON_TASK_ATTEMPT (1 on the
+               first delivery; a task can come again, so make CMD idempotent
+               by task id)
+  stdout       the result: a JSON object is sent as it is, anything else as
+               {"output":"<stdout>"}
+  exit status  0 completes the task as done; anything else, or being killed by
+               --timeout, completes it as failed with
+               {"output":…,"exit_code":N,"stderr":"<its last 4 KiB>"}
+               (exit_code -1 and "timed_out":true after --timeout). A failed
+               task is not retried; resubmitting is the submitter's call.
+stdout above 512 KiB fails the task (the server caps frame sizes). Each task
+leaves one line on stderr: its id, attempt, status, duration and what the
+server recorded; arqon's own stdout stays empty. A completion the server
+refuses (NOT_FOUND: the task was handed to another worker after the server's
+visibility timeout) is reported there and the worker goes on.
+CMD runs in a process group of its own. Ctrl-C (or SIGTERM) sends SIGTERM to
+the running task's process group (SIGKILL 100 ms later if it is still there),
+leaves the task unanswered, so the server hands it to another worker, and exits
+with status 0. The connection ending exits with status 1 (the running task is
+stopped the same way). "--" before CMD is required. The --timeout after
+"worker" bounds each task's CMD; the one before it bounds connecting, the join
+and each completion's reply.
+A refused join exits with status 1 and the server's error: FEATURE_DISABLED
+when the lane is closed (staging and prod, unless the server sets
+ARQONBUS_ENABLE_PROTOTYPE_RSI=true), AUTHORIZATION_ERROR when the token's role
+is below operator.
+example: arqon worker resize --timeout 5m -- ./resize.sh --quality 80`,
+	},
 }
 
 // groupDetail is the help of a group of subcommands (`arqon help kv`).
@@ -119,6 +177,11 @@ a key that starts with a dash).`,
 to the connection that scheduled it and ends with it, so "arqon cron schedule"
 stays connected until the job's last firing (Ctrl-C cancels the job); there
 is no --detach.`,
+	"task": `The work queue (the prototype RSI operator lane): tasks, JSON objects,
+queued per group and handed one by one to the group's workers ("arqon worker"
+runs one). Delivery is at least once. The lane is closed in staging and prod
+unless the server sets ARQONBUS_ENABLE_PROTOTYPE_RSI=true: every command of it
+then answers FEATURE_DISABLED.`,
 }
 
 func lookup(name string) (subcommand, bool) {
@@ -142,10 +205,16 @@ func group(name string) []subcommand {
 	return out
 }
 
+// synopsis is the command line of sc; its options come before a " -- "
+// in its arguments (worker: what follows "--" is another command's).
 func (sc subcommand) synopsis() string {
-	s := strings.TrimSpace(sc.name + " " + sc.args)
+	args, rest, _ := strings.Cut(sc.args, " -- ")
+	s := strings.TrimSpace(sc.name + " " + args)
 	for _, o := range sc.options {
 		s += " " + o.synopsis()
+	}
+	if rest != "" {
+		s += " -- " + rest
 	}
 	return s
 }
@@ -183,6 +252,7 @@ func printUsage(w io.Writer) {
 	b.WriteString("\nexamples:\n  arqon tail science:explore\n  arqon publish science:explore '{\"text\":\"hello\"}'\n")
 	b.WriteString("  arqon kv set theme '{\"dark\":true}'\n")
 	b.WriteString("  arqon cron schedule science:explore '{\"n\":1}' --interval 2 --repeat 3\n")
+	b.WriteString("  arqon worker resize -- ./resize.sh\n  arqon task submit resize '{\"image\":\"cat.png\"}'\n")
 	b.WriteString(commonHelp)
 	fmt.Fprint(w, b.String())
 }
@@ -192,7 +262,11 @@ func printCommandUsage(w io.Writer, sc subcommand) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "usage: arqon [flags] %s\n\n%s\n", sc.synopsis(), sc.detail)
 	if len(sc.options) > 0 {
-		b.WriteString("\noptions (anywhere after the command name):\n")
+		where := "anywhere after the command name"
+		if strings.Contains(sc.args, " -- ") {
+			where = `after the command name, before "--"`
+		}
+		fmt.Fprintf(&b, "\noptions (%s):\n", where)
 		for _, o := range sc.options {
 			fmt.Fprintf(&b, "  %-20s %s\n", "--"+o.name+" "+o.value, o.help)
 		}
@@ -227,7 +301,7 @@ environment (the flags win):
   ARQON_URL      server WebSocket URL
   ARQON_TOKEN    bearer token, e.g. from "arqonbus token"
 
-exit status: 0 success, also tail or cron schedule stopped with Ctrl-C; 1 the
-connection failed or ended, or the server answered with an error; 2 the command
-line is wrong (nothing was sent).
+exit status: 0 success, also tail, cron schedule or worker stopped with Ctrl-C;
+1 the connection failed or ended, or the server answered with an error (a
+worker: refused its join); 2 the command line is wrong (nothing was sent).
 `

@@ -23,6 +23,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/ops"
 	"github.com/arqonbus/arqonbus/internal/protocol"
+	"github.com/arqonbus/arqonbus/internal/taskq"
 	"github.com/arqonbus/arqonbus/internal/transport/ws"
 )
 
@@ -44,6 +45,7 @@ type Server struct {
 	broker  broker.Broker
 	ws      *ws.Server
 	cron    *cron.Scheduler
+	tasks   *taskq.Dispatcher // nil while the prototype lanes are closed
 	started time.Time
 
 	listeners []net.Listener
@@ -106,16 +108,21 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		MaxPerClient: cfg.CronMaxJobsPerClient, MaxJobs: cfg.CronMaxJobs,
 		Logger: s.log, Metrics: s.metrics,
 	})
+	s.tasks = newDispatcher(cfg, s.store.tasks, s.log, s.metrics)
 	commands := command.New(command.Deps{
 		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
 		KV: s.store.kv, KVLimits: kvLimits(cfg),
 		Cron: s.cron, CronMinInterval: cfg.CronMinInterval,
-		PrototypeLanesOpen: cfg.PrototypeLanesOpen(), MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
+		PrototypeLanesOpen: cfg.PrototypeLanesOpen(),
+		Tasks:              s.tasks, TaskMaxBytes: cfg.TaskMaxBytes,
+		TaskQueueMax: cfg.TaskQueueMax, TaskMaxGroups: cfg.TaskMaxGroupsPerWorker,
+		AuthEnabled:   cfg.EnableAuth,
+		MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
 		Metrics: s.metrics,
 	})
 	s.ws = ws.NewServer(ws.Options{
 		Hub: s.hub, Presence: s.broker, Publisher: publisher, Commands: commands, Verifier: verifier,
-		OnDisconnect:    func(id string) { s.cron.CancelOwner(id) },
+		OnDisconnect:    s.disconnected,
 		AllowQueryToken: cfg.AuthAllowQueryToken, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnections: cfg.MaxConnections, MaxMessageSize: cfg.MaxMessageSize, MaxJSONDepth: cfg.MaxJSONDepth,
 		SendQueueBytes: cfg.SendQueueBytes, MaxViolations: cfg.MaxViolations,
@@ -124,10 +131,18 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		HandshakeTimeout: cfg.HandshakeTimeout, WriteTimeout: cfg.WriteTimeout,
 		Metrics: s.metrics, Logger: s.log, Clock: o.Clock,
 	})
+	if s.tasks != nil {
+		s.tasks.Start()
+	}
 	if err := s.listen(); err != nil {
 		s.cron.Close()
-		_ = s.broker.Close()
-		_ = s.store.close()
+		if s.tasks != nil {
+			s.tasks.Stop() // no connection was served: no worker joined
+		}
+		if e := s.broker.Close(); e != nil {
+			s.log.Error("close failed", "op", "close", "component", "broker", "err", e)
+		}
+		_ = s.store.close() // logs its own failures
 		return nil, err
 	}
 	s.started = o.Clock()
@@ -142,14 +157,9 @@ func knownLabels() metrics.Labels {
 	for i, c := range protocol.Codes {
 		codes[i] = string(c)
 	}
-	// The names of the command table, read from a registry of no
-	// dependencies (the node's own is built after the metrics), and the
-	// two names command.Registry counts the rest under: unknown commands
-	// and the prototype lanes.
-	commands := []string{"unknown", "prototype"}
-	for _, c := range command.New(command.Deps{}).Catalogue() {
-		commands = append(commands, c.Name)
-	}
+	// Every command label of the table, read from a registry of no
+	// dependencies: the node's own is built after the metrics.
+	commands := command.New(command.Deps{}).Labels()
 	return metrics.Labels{
 		ErrorCodes: codes,
 		// What protocol.Decode lets through (an event arrives as a message).
@@ -251,10 +261,20 @@ func (s *Server) readiness() ops.Readiness {
 	}
 }
 
+// disconnected ends what a closed connection owned: its cron jobs and its
+// work-queue memberships (the tasks it held go to other workers at once).
+func (s *Server) disconnected(clientID string) {
+	s.cron.CancelOwner(clientID)
+	if s.tasks != nil {
+		s.tasks.LeaveAll(clientID)
+	}
+}
+
 // Shutdown drains the node (SPEC §10): cancel every cron job (no firing
 // runs once the bus drains), not ready, stop accepting, close every client
-// with 1001 after its queued frames (bounded by ctx), close storage. It is
-// idempotent.
+// with 1001 after its queued frames (bounded by ctx; each worker leaves its
+// groups as its connection ends), stop the task dispatcher, close storage
+// (the task queue with it). It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdown.Do(func() {
@@ -272,6 +292,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, fmt.Errorf("drain connections: %w", e))
 		}
 		s.serveWG.Wait()
+		if s.tasks != nil {
+			s.tasks.Stop()
+		}
 		if e := s.broker.Close(); e != nil {
 			err = errors.Join(err, e)
 		}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -15,13 +16,16 @@ import (
 	"github.com/arqonbus/arqonbus/internal/store"
 	"github.com/arqonbus/arqonbus/internal/store/memstore"
 	"github.com/arqonbus/arqonbus/internal/store/redisstore"
+	"github.com/arqonbus/arqonbus/internal/taskq"
 )
 
 // storage owns the node's store (the mode policy over its backend), the
-// key-value store and, with a Redis backend, the Redis client the broker
-// and the key-value store share.
+// key-value store, the work queue and, with a Redis backend, the Redis
+// client the broker, the key-value store and the work queue share.
 type storage struct {
+	log    *slog.Logger
 	kv     kv.Store              // op.store.*: on Redis with the redis backend (no fallback), else memory
+	tasks  taskq.Queue           // the work queue: like kv; nil while the prototype lanes are closed
 	policy *store.Policy         // nil when persistence is off
 	redis  redis.UniversalClient // nil with the memory backend
 	memory *memstore.Store       // the memory backend or fallback; nil when persistence is off
@@ -29,7 +33,7 @@ type storage struct {
 }
 
 func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*storage, error) {
-	st := &storage{static: store.Health{Backend: cfg.StorageBackend, Mode: cfg.StorageMode, State: store.StateOK}}
+	st := &storage{log: log, static: store.Health{Backend: cfg.StorageBackend, Mode: cfg.StorageMode, State: store.StateOK}}
 	if cfg.StorageBackend == config.BackendRedis {
 		c, err := redisstore.NewClient(cfg.RedisURL, cfg.RedisTimeout)
 		if err != nil {
@@ -38,7 +42,11 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 		st.redis = c
 	}
 	if err := st.openKV(cfg); err != nil {
-		_ = st.close()
+		_ = st.close() // logs its own failures
+		return nil, err
+	}
+	if err := st.openTasks(cfg); err != nil {
+		_ = st.close() // logs its own failures
 		return nil, err
 	}
 	if !cfg.EnablePersistence {
@@ -53,7 +61,7 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 			TTL: cfg.HistoryTTL, BatchLinger: cfg.RedisBatchLinger, Logger: log, Metrics: m,
 		})
 		if err != nil {
-			_ = st.redis.Close()
+			_ = st.close() // logs its own failures
 			return nil, fmt.Errorf("redis store: %w", err)
 		}
 		fallback, primary = primary, rs
@@ -63,7 +71,7 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 		Logger: log, Metrics: m,
 	})
 	if err := st.policy.Start(ctx); err != nil {
-		_ = st.close()
+		_ = st.close() // logs its own failures
 		return nil, fmt.Errorf("start storage: %w", err)
 	}
 	return st, nil
@@ -121,22 +129,28 @@ func (st *storage) health() store.Health {
 	return st.policy.Health()
 }
 
-// close closes the policy (and with it both stores) and the key-value
-// store, then the Redis client.
+// close closes the policy (and with it both stores), the key-value store
+// and the work queue, then the Redis client they share. Each failure is
+// logged here and all of them are returned.
 func (st *storage) close() error {
-	var err error
+	var errs []error
+	closeOne := func(what string, c interface{ Close() error }) {
+		if err := c.Close(); err != nil {
+			st.log.Error("close failed", "op", "close", "component", what, "err", err)
+			errs = append(errs, fmt.Errorf("close %s: %w", what, err))
+		}
+	}
 	if st.policy != nil {
-		err = st.policy.Close()
+		closeOne("message store", st.policy)
 	}
 	if st.kv != nil {
-		if e := st.kv.Close(); err == nil {
-			err = e
-		}
+		closeOne("key-value store", st.kv)
+	}
+	if st.tasks != nil {
+		closeOne("task queue", st.tasks)
 	}
 	if st.redis != nil {
-		if e := st.redis.Close(); err == nil {
-			err = e
-		}
+		closeOne("redis client", st.redis)
 	}
-	return err
+	return errors.Join(errs...)
 }

@@ -263,21 +263,30 @@ func (c *Client) route(data []byte) bool {
 	if json.Unmarshal(data, &probe) != nil {
 		return false
 	}
-	key := probe.RequestID
+	// A message_response names the frame it answers by id (and by
+	// request_id too, from most servers); a response or an error by
+	// request_id only.
+	keys := [2]string{probe.RequestID}
 	switch probe.Type {
 	case protocol.TypeMessageResponse:
-		if key == "" {
-			key = probe.ID
-		}
+		keys[1] = probe.ID
 	case protocol.TypeResponse, protocol.TypeError:
 	default:
 		return false
 	}
+	var ch chan *protocol.Envelope
 	c.mu.Lock()
-	ch, ok := c.pending[key]
-	delete(c.pending, key)
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
+		if ch = c.pending[key]; ch != nil {
+			delete(c.pending, key)
+			break
+		}
+	}
 	c.mu.Unlock()
-	if !ok {
+	if ch == nil {
 		return false
 	}
 	env, err := decode(data)

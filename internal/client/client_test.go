@@ -188,3 +188,56 @@ func TestDialStopsWaitingForTheWelcomeWhenCanceled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Less(t, time.Since(began), 2*time.Second, "the wait ended with the cancellation")
 }
+
+// serveReplies starts a server that sends a welcome, then answers every
+// frame it reads with answer(frame).
+func serveReplies(t *testing.T, answer func(frame map[string]any) []byte) string {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		if ws.WriteMessage(websocket.TextMessage, protocol.Encode(protocol.Welcome("c1", time.Now()))) != nil {
+			return
+		}
+		for {
+			var frame map[string]any
+			if ws.ReadJSON(&frame) != nil {
+				return
+			}
+			if ws.WriteMessage(websocket.TextMessage, answer(frame)) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// A message_response names the frame it answers by its id; a server may set
+// request_id to something else (a worker's task completion is answered with
+// request_id naming the task). The reply still reaches its request.
+func TestAMessageResponseReachesTheRequestNamedByItsID(t *testing.T) {
+	url := serveReplies(t, func(frame map[string]any) []byte {
+		return []byte(`{"type":"message_response","id":"` + frame["id"].(string) +
+			`","request_id":"task_0123456789abcdef0123456789abcdef","status":"success","payload":{"state":"done"}}`)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, url, Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	r, err := c.Request(ctx, &protocol.Envelope{Type: protocol.TypeResponse, RequestID: "task_0123456789abcdef0123456789abcdef",
+		Status: protocol.StatusSuccess, Payload: []byte(`{}`)})
+	require.NoError(t, err)
+	require.Equal(t, protocol.TypeMessageResponse, r.Type)
+	require.JSONEq(t, `{"state":"done"}`, string(r.Payload))
+	select {
+	case env := <-c.incoming:
+		t.Fatalf("the reply was also queued as a delivery: %+v", env)
+	default:
+	}
+}

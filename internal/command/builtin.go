@@ -244,11 +244,14 @@ func parseBound(s string, id *string, at *time.Time) error {
 }
 
 func (r *Registry) help(_ context.Context, req *Request) (string, any, error) {
+	// FreeArgs says the command takes any args object (its Args only
+	// describe it), so a client knows unknown keys are not refused.
 	type entry struct {
-		Name    string `json:"name"`
-		Summary string `json:"summary"`
-		Role    string `json:"role"`
-		Args    []Arg  `json:"args"`
+		Name     string `json:"name"`
+		Summary  string `json:"summary"`
+		Role     string `json:"role"`
+		Args     []Arg  `json:"args"`
+		FreeArgs bool   `json:"free_args,omitempty"`
 	}
 	var out []entry
 	want := req.String("command")
@@ -260,7 +263,7 @@ func (r *Registry) help(_ context.Context, req *Request) (string, any, error) {
 		if args == nil {
 			args = []Arg{}
 		}
-		out = append(out, entry{c.Name, c.Summary, c.Role.String(), args})
+		out = append(out, entry{c.Name, c.Summary, c.Role.String(), args, c.FreeArgs})
 	}
 	if want != "" && len(out) == 0 {
 		return "", nil, protocol.NewError(protocol.CodeUnknownCommand, fmt.Sprintf("unknown command %q", protocol.Clip(want)))

@@ -21,6 +21,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/store"
+	"github.com/arqonbus/arqonbus/internal/taskq"
 )
 
 // Caller is the client issuing a command.
@@ -41,6 +42,8 @@ type Request struct {
 
 // Handler runs a command. It returns the reply's message and data, or an
 // error (a *protocol.Error, or anything else, which becomes INTERNAL_ERROR).
+// Data of type json.RawMessage is an object already encoded, sent byte for
+// byte; any other data is encoded with encoding/json.
 type Handler func(ctx context.Context, r *Request) (message string, data any, err error)
 
 // ArgType is the JSON type of an argument.
@@ -70,7 +73,11 @@ type Command struct {
 	Summary string    `json:"summary"`
 	Role    auth.Role `json:"-"`
 	Args    []Arg     `json:"args"`
-	Handler Handler   `json:"-"`
+	// FreeArgs takes any JSON object as args, whatever its keys, instead
+	// of checking them against Args (which then only documents them); the
+	// handler reads the object with Request.RawArgs.
+	FreeArgs bool    `json:"free_args,omitempty"`
+	Handler  Handler `json:"-"`
 }
 
 // Status is the server snapshot shown by the status command and GET /status.
@@ -107,8 +114,25 @@ type Deps struct {
 	// CronMinInterval is the shortest interval_seconds
 	// (ARQONBUS_CRON_MIN_INTERVAL).
 	CronMinInterval time.Duration
-	// PrototypeLanesOpen says whether experimental lanes may be used.
+	// PrototypeLanesOpen says whether experimental lanes may be used
+	// (ARQONBUS_ENABLE_PROTOTYPE_RSI, open in dev): the work queue's
+	// operator.join, op.task.*, op.worker.* and truth.verify.
 	PrototypeLanesOpen bool
+	// Tasks is the node's work-queue dispatcher; nil: the lane is not
+	// configured on this node (FEATURE_DISABLED even when open).
+	Tasks *taskq.Dispatcher
+	// TaskMaxBytes bounds a task's JSON as sent (ARQONBUS_TASK_MAX_BYTES);
+	// 0 means no bound.
+	TaskMaxBytes int
+	// TaskQueueMax and TaskMaxGroups are the limits Tasks enforces
+	// (ARQONBUS_TASK_QUEUE_MAX, ARQONBUS_TASK_MAX_GROUPS_PER_WORKER), here
+	// only so refusals can name them.
+	TaskQueueMax  int
+	TaskMaxGroups int
+	// AuthEnabled says whether roles come from tokens. Only then do
+	// operator.join, op.worker.leave and op.task.dead need role operator;
+	// with auth off every client is a user and may serve as a worker.
+	AuthEnabled bool
 	// MaxReplyBytes bounds the messages one history answer carries (the
 	// client's send queue size); 0 means no bound.
 	MaxReplyBytes int
@@ -138,7 +162,8 @@ func New(d Deps) *Registry {
 		d.Metrics = metrics.New(nil)
 	}
 	r := &Registry{deps: d, cmds: make(map[string]*Command)}
-	for _, c := range append(r.builtins(), r.cronCommands()...) {
+	cmds := append(r.builtins(), r.cronCommands()...)
+	for _, c := range append(cmds, r.taskCommands()...) {
 		r.cmds[c.Name] = c
 	}
 	return r
@@ -168,6 +193,9 @@ func (r *Registry) Handle(ctx context.Context, caller Caller, env *protocol.Enve
 		return protocol.CommandError(env.ID, we, now)
 	}
 	r.observe(name, protocol.StatusSuccess)
+	if raw, ok := data.(json.RawMessage); ok {
+		return protocol.CommandReplyData(env.ID, msg, raw, now)
+	}
 	return protocol.CommandReply(env.ID, msg, data, now)
 }
 
@@ -177,9 +205,21 @@ func (r *Registry) observe(name, status string) {
 
 func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelope) (string, string, any, error) {
 	c, ok := r.cmds[env.Command]
+	if isLane(env.Command) {
+		// The gate runs before the role and the arguments: a closed lane
+		// answers the same to everyone.
+		label := "prototype"
+		if ok {
+			label = c.Name
+		}
+		if err := r.laneGate(env.Command); err != nil {
+			return label, "", nil, err
+		}
+	}
 	if !ok {
-		if isPrototypeLane(env.Command) {
-			return "prototype", "", nil, r.prototypeError(env.Command)
+		if env.Command == protocol.TypeOperatorJoin {
+			return "unknown", "", nil, protocol.NewError(protocol.CodeUnknownCommand,
+				`operator.join is not a command: send {"type":"operator.join","payload":{"group":…}}`)
 		}
 		return "unknown", "", nil, protocol.NewError(protocol.CodeUnknownCommand,
 			fmt.Sprintf("unknown command %q; send help for the list", protocol.Clip(env.Command)))
@@ -196,25 +236,27 @@ func (r *Registry) run(ctx context.Context, caller Caller, env *protocol.Envelop
 	return c.Name, msg, data, err
 }
 
-// isPrototypeLane matches the work queue (SPEC §11.1), the prototype lane
-// not served yet: operator.join, op.task.*, op.worker.* and truth.verify.
-func isPrototypeLane(name string) bool {
-	return name == protocol.TypeOperatorJoin || name == "truth.verify" ||
+// isLane matches the names of the work queue (SPEC §11.1), the prototype
+// RSI operator lane: operator.join, op.task.*, op.worker.* and
+// truth.verify, whether or not the table has them.
+func isLane(name string) bool {
+	return name == protocol.TypeOperatorJoin || name == commandTruthVerify ||
 		strings.HasPrefix(name, "op.task.") || strings.HasPrefix(name, "op.worker.")
 }
 
-func (r *Registry) prototypeError(name string) error {
+// laneGate is the work queue's gate: nil when the lane is open and
+// configured, else the FEATURE_DISABLED that says why.
+func (r *Registry) laneGate(name string) error {
 	if !r.deps.PrototypeLanesOpen {
-		return protocol.NewError(protocol.CodeFeatureDisabled,
-			fmt.Sprintf("%s is a prototype lane; prototype lanes are closed in this profile", protocol.Clip(name)))
+		return protocol.NewError(protocol.CodeFeatureDisabled, fmt.Sprintf(
+			"%s is a prototype lane; prototype lanes are closed in this profile (set %s=true to open them)",
+			protocol.Clip(name), varPrototypeRSI))
 	}
-	return protocol.NewError(protocol.CodeFeatureDisabled,
-		fmt.Sprintf("%s is a prototype lane not available in this version", protocol.Clip(name)))
-}
-
-// PrototypeError is the answer to an operator.join envelope.
-func (r *Registry) PrototypeError() *protocol.Error {
-	return protocol.AsWire(r.prototypeError(protocol.TypeOperatorJoin))
+	if r.deps.Tasks == nil {
+		return protocol.NewError(protocol.CodeFeatureDisabled, fmt.Sprintf(
+			"%s is a prototype lane; the work queue is not configured on this node", protocol.Clip(name)))
+	}
+	return nil
 }
 
 // parseArgs checks env.Args against the command's argument list: unknown
@@ -225,6 +267,9 @@ func (r *Request) parseArgs() error {
 		if err := json.Unmarshal(r.Env.Args, &r.args); err != nil {
 			return protocol.ValidationError("args must be a JSON object")
 		}
+	}
+	if r.spec.FreeArgs {
+		return nil
 	}
 	var problems []string
 	known := make(map[string]bool, len(r.spec.Args))

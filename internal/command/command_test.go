@@ -143,13 +143,13 @@ func TestPrototypeLanesSayWhyTheyAreClosed(t *testing.T) {
 	assert.Contains(t, closed.Error, "closed in this profile")
 	open := newFixture(t, true).run(t, user, "op.worker.leave", "")
 	assert.Equal(t, string(protocol.CodeFeatureDisabled), open.ErrorCode)
-	assert.Contains(t, open.Error, "not available in this version")
+	assert.Contains(t, open.Error, "not configured on this node")
 }
 
 func TestHelpListsTheCatalogueAndOneCommand(t *testing.T) {
 	f := newFixture(t, false)
 	all := data(t, f.run(t, user, "help", ""))["commands"].([]any)
-	assert.Len(t, all, 16)
+	assert.Len(t, all, 21)
 	one := data(t, f.run(t, user, "help", `{"command":"history"}`))["commands"].([]any)
 	require.Len(t, one, 1)
 	assert.Equal(t, "user", one[0].(map[string]any)["role"])

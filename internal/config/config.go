@@ -139,6 +139,32 @@ type Config struct {
 	// CronMaxJobs bounds the cron jobs of one node.
 	// ARQONBUS_CRON_MAX_JOBS, default 10000.
 	CronMaxJobs int
+	// TaskQueueMax bounds the unfinished tasks of one (tenant, group).
+	// ARQONBUS_TASK_QUEUE_MAX, default 100000.
+	TaskQueueMax int
+	// TaskPrefetch bounds the unfinished tasks one worker holds.
+	// ARQONBUS_TASK_PREFETCH, default 1.
+	TaskPrefetch int
+	// TaskVisibilityTimeout is how long a delivered task may stay
+	// unfinished before it goes to another worker.
+	// ARQONBUS_TASK_VISIBILITY_TIMEOUT, default 30s.
+	TaskVisibilityTimeout time.Duration
+	// TaskMaxAttempts is the deliveries of one task before it is dead.
+	// ARQONBUS_TASK_MAX_ATTEMPTS, default 5.
+	TaskMaxAttempts int
+	// TaskResultTTL keeps a finished task and its result.
+	// ARQONBUS_TASK_RESULT_TTL, default 1h.
+	TaskResultTTL time.Duration
+	// TaskMaxBytes bounds a task object, counted on its JSON as sent.
+	// ARQONBUS_TASK_MAX_BYTES, default 65536.
+	TaskMaxBytes int
+	// TaskMaxGroupsPerWorker bounds the groups one connection joins.
+	// ARQONBUS_TASK_MAX_GROUPS_PER_WORKER, default 16.
+	TaskMaxGroupsPerWorker int
+	// TaskPollInterval is how often the dispatcher looks for tasks it was
+	// not told about (submitted on another node, or whose delivery
+	// expired). ARQONBUS_TASK_POLL_INTERVAL, default 100ms.
+	TaskPollInterval time.Duration
 	// RedisURL is redis:// or rediss:// (password redacted when printed).
 	// ARQONBUS_REDIS_URL. Secret in part.
 	RedisURL string

@@ -342,6 +342,10 @@ func TestEveryVariableHasAWorkingFlag(t *testing.T) {
 		VarRedisURL:             {"redis://h.example:6380/1"},
 		VarAuthJWTPublicKeyFile: {"/keys/pub.pem"},
 		varRedisLinger:          {"2ms"},
+		VarTaskPrefetch:         {"42"},
+		VarTaskMaxAttempts:      {"42"},
+		VarTaskMaxGroups:        {"42"},
+		VarTaskPollInterval:     {"2s"},
 	}
 	for _, s := range settings {
 		t.Run(s.name, func(t *testing.T) {

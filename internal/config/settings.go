@@ -60,6 +60,14 @@ const (
 	VarCronMinInterval      = "ARQONBUS_CRON_MIN_INTERVAL"
 	VarCronMaxJobsPerClient = "ARQONBUS_CRON_MAX_JOBS_PER_CLIENT"
 	VarCronMaxJobs          = "ARQONBUS_CRON_MAX_JOBS"
+	VarTaskQueueMax         = "ARQONBUS_TASK_QUEUE_MAX"
+	VarTaskPrefetch         = "ARQONBUS_TASK_PREFETCH"
+	VarTaskVisibility       = "ARQONBUS_TASK_VISIBILITY_TIMEOUT"
+	VarTaskMaxAttempts      = "ARQONBUS_TASK_MAX_ATTEMPTS"
+	VarTaskResultTTL        = "ARQONBUS_TASK_RESULT_TTL"
+	VarTaskMaxBytes         = "ARQONBUS_TASK_MAX_BYTES"
+	VarTaskMaxGroups        = "ARQONBUS_TASK_MAX_GROUPS_PER_WORKER"
+	VarTaskPollInterval     = "ARQONBUS_TASK_POLL_INTERVAL"
 )
 
 // varPrefix starts every variable; testVarPrefix is reserved for the test
@@ -245,6 +253,14 @@ var settings = []setting{
 	durationSetting(VarCronMinInterval, "shortest op.cron interval_seconds (100ms..24h)", func(c *Config) *time.Duration { return &c.CronMinInterval }),
 	intSetting(VarCronMaxJobsPerClient, "op.cron jobs per connection (1..100000)", func(c *Config) *int { return &c.CronMaxJobsPerClient }),
 	intSetting(VarCronMaxJobs, "op.cron jobs per node (1..10000000)", func(c *Config) *int { return &c.CronMaxJobs }),
+	intSetting(VarTaskQueueMax, "unfinished work-queue tasks per (tenant, group) (1..10000000)", func(c *Config) *int { return &c.TaskQueueMax }),
+	intSetting(VarTaskPrefetch, "unfinished tasks one worker holds at once (1..1000)", func(c *Config) *int { return &c.TaskPrefetch }),
+	durationSetting(VarTaskVisibility, "time a worker has to complete a task before it goes to another (100ms..24h)", func(c *Config) *time.Duration { return &c.TaskVisibilityTimeout }),
+	intSetting(VarTaskMaxAttempts, "deliveries of one task before it is dead (1..100)", func(c *Config) *int { return &c.TaskMaxAttempts }),
+	durationSetting(VarTaskResultTTL, "how long a finished task and its result are kept (1s..720h)", func(c *Config) *time.Duration { return &c.TaskResultTTL }),
+	intSetting(VarTaskMaxBytes, "largest task object in bytes of its JSON (2..16 MiB)", func(c *Config) *int { return &c.TaskMaxBytes }),
+	intSetting(VarTaskMaxGroups, "work-queue groups one connection may join (1..1024)", func(c *Config) *int { return &c.TaskMaxGroupsPerWorker }),
+	durationSetting(VarTaskPollInterval, "how often a node looks for tasks submitted elsewhere and for expired deliveries (10ms..10s)", func(c *Config) *time.Duration { return &c.TaskPollInterval }),
 	durationSetting(varRedisLinger, "how long a busy batch of Redis appends waits for more (0..10ms); 0 sends at once", func(c *Config) *time.Duration { return &c.RedisBatchLinger }),
 
 	enumSetting(varLogLevel, "log level", logLevelEnum, func(c *Config) *string { return &c.LogLevel }),

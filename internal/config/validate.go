@@ -26,6 +26,11 @@ const (
 	maxCronJobsPerClient = 100_000
 	maxCronJobs          = 10_000_000
 	maxLinger            = 10 * time.Millisecond
+	maxTaskQueue         = 10_000_000
+	maxTaskPrefetch      = 1000
+	maxTaskAttempts      = 100
+	maxTaskBytes         = 16 << 20
+	maxTaskGroups        = 1024
 	maxGCHeapFloor       = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
 	// minSecretLen is the HMAC key length the strict preflight demands (bytes).
 	minSecretLen = 32
@@ -75,6 +80,12 @@ func (v *validator) atLeast(name string, n, lo int) {
 func (v *validator) positive(name string, d time.Duration) {
 	if d <= 0 {
 		v.add([]string{name}, "%s must be a positive duration", d)
+	}
+}
+
+func (v *validator) durationRange(name string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		v.add([]string{name}, "%s is out of range %s..%s", d, lo, hi)
 	}
 }
 
@@ -138,11 +149,17 @@ func (c *Config) validate() []problem {
 	v.atLeast(varHistorySize, c.MaxHistorySize, 1)
 	v.intRange(VarStoreMaxValueBytes, c.StoreMaxValueBytes, 1, maxStoreValueBytes)
 	v.intRange(VarStoreMaxKeys, c.StoreMaxKeys, 1, maxStoreKeys)
-	if c.CronMinInterval < minCronInterval || c.CronMinInterval > maxCronInterval {
-		v.add([]string{VarCronMinInterval}, "%s is out of range %s..%s", c.CronMinInterval, minCronInterval, maxCronInterval)
-	}
+	v.durationRange(VarCronMinInterval, c.CronMinInterval, minCronInterval, maxCronInterval)
 	v.intRange(VarCronMaxJobsPerClient, c.CronMaxJobsPerClient, 1, maxCronJobsPerClient)
 	v.intRange(VarCronMaxJobs, c.CronMaxJobs, 1, maxCronJobs)
+	v.intRange(VarTaskQueueMax, c.TaskQueueMax, 1, maxTaskQueue)
+	v.intRange(VarTaskPrefetch, c.TaskPrefetch, 1, maxTaskPrefetch)
+	v.intRange(VarTaskMaxAttempts, c.TaskMaxAttempts, 1, maxTaskAttempts)
+	v.intRange(VarTaskMaxBytes, c.TaskMaxBytes, 2, maxTaskBytes)
+	v.intRange(VarTaskMaxGroups, c.TaskMaxGroupsPerWorker, 1, maxTaskGroups)
+	v.durationRange(VarTaskVisibility, c.TaskVisibilityTimeout, 100*time.Millisecond, 24*time.Hour)
+	v.durationRange(VarTaskResultTTL, c.TaskResultTTL, time.Second, 720*time.Hour)
+	v.durationRange(VarTaskPollInterval, c.TaskPollInterval, 10*time.Millisecond, 10*time.Second)
 
 	for _, o := range c.AllowedOrigins {
 		if o == "*" && c.profile() != ProfileDev {

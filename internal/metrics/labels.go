@@ -107,6 +107,35 @@ var (
 	CronReasons = []CronReason{CronOwnerCancel, CronAdminCancel, CronDisconnect, CronShutdown, CronCompleted}
 )
 
+// TaskStatus is the status label of arqonbus_tasks_completed_total.
+type TaskStatus string
+
+// How a worker finished a task.
+const (
+	TaskDone   TaskStatus = "done"   // the worker answered success
+	TaskFailed TaskStatus = "failed" // the worker answered error
+)
+
+// TaskOp is the op label of arqonbus_task_queue_failures_total: the queue
+// call that failed.
+type TaskOp string
+
+// Work-queue backend calls.
+const (
+	TaskOpSubmit   TaskOp = "submit"
+	TaskOpClaim    TaskOp = "claim"
+	TaskOpComplete TaskOp = "complete"
+	TaskOpRelease  TaskOp = "release"
+	TaskOpGet      TaskOp = "get"
+	TaskOpDead     TaskOp = "dead_letter"
+)
+
+// TaskStatuses and TaskOps list the values New starts at 0.
+var (
+	TaskStatuses = []TaskStatus{TaskDone, TaskFailed}
+	TaskOps      = []TaskOp{TaskOpSubmit, TaskOpClaim, TaskOpComplete, TaskOpRelease, TaskOpGet, TaskOpDead}
+)
+
 // ReceivedInvalid is the type label of a received frame that did not
 // decode.
 const ReceivedInvalid = "invalid"
@@ -155,6 +184,12 @@ func (m *Metrics) start(l Labels) {
 	}
 	for _, r := range CronReasons {
 		m.CronCancellations.WithLabelValues(string(r))
+	}
+	for _, s := range TaskStatuses {
+		m.TasksCompleted.WithLabelValues(string(s))
+	}
+	for _, op := range TaskOps {
+		m.TaskQueueFailures.WithLabelValues(string(op))
 	}
 	for _, t := range l.MessageTypes {
 		m.MessagesReceived.WithLabelValues(t)

@@ -47,6 +47,18 @@ type Metrics struct {
 	CronJobs          prometheus.Gauge
 	CronFirings       *prometheus.CounterVec // result
 	CronCancellations *prometheus.CounterVec // reason
+	// The work queue's (op.task.*, SPEC §11.1): TaskWorkers counts the
+	// (connection, group) registrations on this node; TasksCompleted's
+	// status is a TaskStatus; TaskOperations counts the queue backend's
+	// failures by TaskOp (each also logged).
+	TasksSubmitted     prometheus.Counter
+	TasksDelivered     prometheus.Counter
+	TasksCompleted     *prometheus.CounterVec // status
+	TasksRedelivered   prometheus.Counter
+	TasksDead          prometheus.Counter
+	TaskDecodeFailures prometheus.Counter
+	TaskWorkers        prometheus.Gauge
+	TaskQueueFailures  *prometheus.CounterVec // op
 
 	counts atomic.Pointer[Counts]
 }
@@ -103,6 +115,16 @@ func NewWithLabels(reg *prometheus.Registry, l Labels) *Metrics {
 		CronFirings: f.counterVec("cron_firings_total", "Cron firings, by result (refused: strict storage refused the message).", "result"),
 		CronCancellations: f.counterVec("cron_cancellations_total",
 			"Cron jobs ended, by reason (each also logged).", "reason"),
+		TasksSubmitted:   f.counter("tasks_submitted_total", "Work-queue tasks stored by op.task.submit or truth.verify on this node."),
+		TasksDelivered:   f.counter("tasks_delivered_total", "Work-queue deliveries to this node's workers (first deliveries and redeliveries)."),
+		TasksCompleted:   f.counterVec("tasks_completed_total", "Work-queue tasks finished by this node's workers, by status (done or failed).", "status"),
+		TasksRedelivered: f.counter("tasks_redelivered_total", "Work-queue deliveries with attempt > 1 (the task's earlier delivery expired or its worker left)."),
+		TasksDead:        f.counter("tasks_dead_total", "Work-queue tasks moved to the dead-letter list by this node (attempts exhausted, or an entry that does not decode)."),
+		TaskDecodeFailures: f.counter("task_decode_failures_total",
+			"Work-queue stream entries that could not be decoded (each logged with stream and entry id, and dead-lettered)."),
+		TaskWorkers: f.gauge("task_workers", "Work-queue workers on this node (one per connection and group joined)."),
+		TaskQueueFailures: f.counterVec("task_queue_failures_total",
+			"Work-queue backend calls that failed, by operation (each also logged).", "op"),
 	}
 	f.gaugeFunc("rooms", "Distinct (tenant, room) pairs with at least one member on this node (as /status rooms).",
 		func(c *Counts) float64 { return readInt(c.Rooms) }, &m.counts)

@@ -65,9 +65,14 @@ func TestRegression_PrototypeLanesAreClosedInStagingAndProdUnderEveryAlias(t *te
 		})
 	}
 	t.Run("dev control", func(t *testing.T) {
-		cmd, _ := ask(t, testutil.StartServer(t))
-		assert.Equal(t, string(protocol.CodeFeatureDisabled), cmd["error_code"], "not in this version either: %v", cmd)
-		assert.NotContains(t, cmd["error"], "closed", "open in dev: %v", cmd)
+		// In dev the lane is open: the same frames reach the lane itself
+		// (op.task.get without its argument fails validation, the join
+		// with no group too), so the gate is what refused them above.
+		cmd, join := ask(t, testutil.StartServer(t))
+		for what, r := range map[string]map[string]any{"op.task.get": cmd, "operator.join": join} {
+			assert.Equal(t, string(protocol.CodeValidation), r["error_code"], "%s in dev: %v", what, r)
+			assert.NotContains(t, r["error"], "closed", "%s open in dev: %v", what, r)
+		}
 	})
 }
 

@@ -14,7 +14,7 @@ const module = "github.com/arqonbus/arqonbus/"
 
 // allowedImports lists, for each package of ours, the packages of ours it may
 // import (directly or not). Imports point down only: cmd → app →
-// {transport, ops} → {command, cron, bus, auth, store, kv, broker} → protocol, with
+// {transport, ops} → {command, cron, bus, auth, store, kv, taskq, broker} → protocol, with
 // config, metrics, batcher and rediskey as leaves (they import nothing of ours). A
 // package missing here may import nothing of ours.
 var allowedImports = map[string][]string{
@@ -22,9 +22,9 @@ var allowedImports = map[string][]string{
 	"cmd/arqon":                 {"internal/client", "internal/protocol"},
 	"cmd/arqonbench":            {"internal/client", "internal/protocol"},
 	"internal/app":              {"*"},
-	"internal/transport/ws":     {"internal/bus", "internal/command", "internal/cron", "internal/auth", "internal/protocol", "internal/metrics", "internal/kv", "internal/store", "internal/broker", "internal/config", "internal/batcher"},
-	"internal/ops":              {"internal/command", "internal/cron", "internal/metrics", "internal/kv", "internal/store", "internal/bus", "internal/auth", "internal/protocol", "internal/broker", "internal/config", "internal/batcher"},
-	"internal/command":          {"internal/bus", "internal/cron", "internal/auth", "internal/kv", "internal/store", "internal/protocol", "internal/broker", "internal/metrics", "internal/config", "internal/batcher"},
+	"internal/transport/ws":     {"internal/bus", "internal/command", "internal/cron", "internal/auth", "internal/protocol", "internal/metrics", "internal/kv", "internal/taskq", "internal/store", "internal/broker", "internal/config", "internal/batcher"},
+	"internal/ops":              {"internal/command", "internal/cron", "internal/metrics", "internal/kv", "internal/taskq", "internal/store", "internal/bus", "internal/auth", "internal/protocol", "internal/broker", "internal/config", "internal/batcher"},
+	"internal/command":          {"internal/bus", "internal/cron", "internal/auth", "internal/kv", "internal/taskq", "internal/store", "internal/protocol", "internal/broker", "internal/metrics", "internal/config", "internal/batcher"},
 	"internal/cron":             {"internal/metrics"},
 	"internal/bus":              {"internal/broker", "internal/store", "internal/protocol", "internal/metrics", "internal/config", "internal/batcher"},
 	"internal/broker":           {"internal/protocol", "internal/metrics", "internal/batcher"},
@@ -37,6 +37,10 @@ var allowedImports = map[string][]string{
 	"internal/kv/memkv":         {"internal/kv", "internal/protocol"},
 	"internal/kv/rediskv":       {"internal/rediskey", "internal/kv", "internal/protocol"},
 	"internal/kv/kvtest":        {"internal/kv", "internal/protocol"},
+	"internal/taskq":            {"internal/metrics"},
+	"internal/taskq/memq":       {"internal/taskq", "internal/metrics"},
+	"internal/taskq/redisq":     {"internal/rediskey", "internal/taskq", "internal/metrics"},
+	"internal/taskq/taskqtest":  {"internal/taskq", "internal/metrics"},
 	"internal/client":           {"internal/protocol"},
 	"internal/protocol":         {},
 	"internal/config":           {},

@@ -40,6 +40,8 @@ var labelledCounters = map[string]struct {
 	"KVOperations":        {"arqonbus_kv_operations_total", []string{"op", "result"}},
 	"CronFirings":         {"arqonbus_cron_firings_total", []string{"result"}},
 	"CronCancellations":   {"arqonbus_cron_cancellations_total", []string{"reason"}},
+	"TasksCompleted":      {"arqonbus_tasks_completed_total", []string{"status"}},
+	"TaskQueueFailures":   {"arqonbus_task_queue_failures_total", []string{"op"}},
 }
 
 // funnels are functions whose argument becomes a label value further down:
@@ -71,6 +73,8 @@ var computedSites = map[string]string{
 	"internal/cron/cron.go: s.o.Metrics.CronFirings.WithLabelValues(string(r))":                                        "Fire answers a metrics.CronResult; metrics starts every one of metrics.CronResults",
 	"internal/cron/cron.go: s.o.Metrics.CronCancellations.WithLabelValues(string(reason))":                             "every reason is a metrics.CronReason; metrics starts every one of metrics.CronReasons",
 	"internal/command/kv.go: r.deps.Metrics.KVOperations.WithLabelValues(string(op), string(result))":                  "every op and result is a metrics.KVOp and KVResult; metrics starts every pair of metrics.KVOps x KVResults",
+	"internal/taskq/dispatcher.go: d.o.Metrics.TaskQueueFailures.WithLabelValues(string(op))":                          "every op is a metrics.TaskOp; metrics starts every one of metrics.TaskOps",
+	"internal/taskq/dispatcher.go: d.o.Metrics.TasksCompleted.WithLabelValues(string(status))":                         "status is a metrics.TaskStatus (done or failed); metrics starts every one of metrics.TaskStatuses",
 	"internal/broker/redis.go: r.m.Fail(op)":                                                                           "inside fail, whose callers are checked as a funnel",
 }
 

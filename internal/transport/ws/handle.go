@@ -55,10 +55,12 @@ func (c *conn) handle(data []byte) (stop bool) {
 	case protocol.TypeCommand:
 		c.reply(c.srv.o.Commands.Handle(ctx, c.caller(), env))
 	case protocol.TypeOperatorJoin:
-		c.replyError(env.ID, c.srv.o.Commands.PrototypeError())
+		c.operatorJoin(ctx, env)
+	case protocol.TypeResponse: // a task completion, or routed like a message
+		c.response(ctx, env)
 	case protocol.TypeTelemetry:
 		c.telemetry(ctx, env)
-	default: // message, response, error: routed like messages
+	default: // message, error: routed like messages
 		c.publish(ctx, env)
 	}
 	return false
