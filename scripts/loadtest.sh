@@ -5,9 +5,12 @@
 #   scripts/loadtest.sh fanout --subscribers 1000 --rate 1000 --duration 10s
 #   PERSIST=true scripts/loadtest.sh channels --clients 1000 --rate 10
 #   REDIS=strict scripts/loadtest.sh channels --clients 1000 --rate 10
+#   REDIS=strict scripts/loadtest.sh tasks --workers 8 --submitters 4 --tasks 20000 --rate max
 #
 # PERSIST (default false) turns history on (memory store). REDIS=strict or
-# REDIS=degraded starts redis-server on CPU 0 too and stores there.
+# REDIS=degraded starts redis-server on CPU 0 too and stores there (the
+# work queue too). The work-queue lane is open (ARQONBUS_ENABLE_PROTOTYPE_RSI);
+# SERVER_ENV=ARQONBUS_TASK_PREFETCH=N sets the workers' prefetch.
 # SERVER_ENV and TOOL_ENV add environment to the server and the tool, e.g.
 # SERVER_ENV=GOGC=400 or SERVER_ENV=GODEBUG=gctrace=1 (the server's stderr
 # is build/loadtest-server.log). SERVER_BIN runs another server binary
@@ -18,7 +21,7 @@
 # is printed on stdout, the summary on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 2,18p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,21p "$0"; exit 2; }
 port=${PORT:-19100}
 make -s build
 mkdir -p build # the server's log goes to build/loadtest-server.log; a fresh clone has no build/
@@ -36,7 +39,7 @@ for p in "${ports[@]}"; do
 done
 
 env=(ARQONBUS_SERVER_PORT="$port" ARQONBUS_RATE_LIMIT_PER_SECOND=0 ARQONBUS_MAX_CONNECTIONS=25000
-  ARQONBUS_LOG_LEVEL=warn ARQONBUS_ENABLE_PERSISTENCE="${PERSIST:-false}")
+  ARQONBUS_LOG_LEVEL=warn ARQONBUS_ENABLE_PERSISTENCE="${PERSIST:-false}" ARQONBUS_ENABLE_PROTOTYPE_RSI=true)
 redis_pid=""
 cleanup() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null

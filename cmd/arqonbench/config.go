@@ -26,8 +26,16 @@ workloads:
             connection; the tool reads them. What fanout costs this
             machine's kernel with one write per delivery on one core. A
             burst under way at the deadline is finished and read.
+  tasks     W workers join a work-queue group (operator.join) and answer
+            each task after --work; S submitters send T tasks with
+            op.task.submit, open-loop at R tasks/s in all, or with
+            --rate max closed-loop (--inflight submits unanswered per
+            submitter). Latency from submit to its reply, to the worker
+            and to the completion's acknowledgement; completed tasks/s;
+            every acknowledged task must be delivered and completed.
+            Prefetch and the other queue limits are the server's.
 
-Publishing is open-loop on an absolute schedule: message i is due at
+Publishing (and open-loop submitting) is on an absolute schedule: message i is due at
 start + i/R and carries that planned time; latency is measured from it.
 Messages of the warm-up period are sent but left out of every statistic.
 A run stops by itself at warmup + duration + drain after publishing starts
@@ -74,6 +82,14 @@ type options struct {
 
 	writerCPU int // floor: the CPU the writer pins itself to; -1: no pinning
 
+	// tasks: clients is the number of workers.
+	submitters int
+	tasks      int64
+	group      string        // "" : the run's random name
+	work       time.Duration // simulated work per task
+	closedLoop bool          // --rate max
+	inflight   int           // closed loop: submits unanswered per submitter
+
 	spread bool // the target is IPv4 loopback: source addresses can be spread
 }
 
@@ -95,6 +111,8 @@ func (c *options) connections() int {
 		return c.clients + 1
 	case "channels":
 		return 2 * c.clients
+	case "tasks":
+		return c.clients + c.submitters
 	}
 	return c.clients
 }
@@ -109,7 +127,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			return nil, errHelp
 		}
 		fmt.Fprint(stderr, usage)
-		return nil, errors.New("missing workload: fanout, channels, idle or floor")
+		return nil, errors.New("missing workload: fanout, channels, idle, floor or tasks")
 	}
 	c := &options{workload: args[0]}
 	fs := flag.NewFlagSet("arqonbench "+c.workload, flag.ContinueOnError)
@@ -153,9 +171,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	case "idle":
 		fs.IntVar(&c.clients, "connections", 1000, "number of connections")
 		durationVar(fs, &c.hold, "hold", 2*time.Second, "`time` to hold all connections before measuring and closing")
+	case "tasks":
+		taskFlags(fs, c)
 	default:
 		fmt.Fprint(stderr, usage)
-		return nil, fmt.Errorf("unknown workload %q: fanout, channels, idle or floor", c.workload)
+		return nil, fmt.Errorf("unknown workload %q: fanout, channels, idle, floor or tasks", c.workload)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -204,11 +224,14 @@ func (c *options) validate() error {
 	if c.serverPID < 0 {
 		bad("--server-pid must be a process id")
 	}
-	if c.workload == "idle" {
+	switch c.workload {
+	case "idle":
 		if c.hold < 0 {
 			bad("--hold must not be negative")
 		}
-	} else {
+	case "tasks":
+		c.validateTasks(bad)
+	default:
 		if !(c.rate > 0) || c.rate > 1e7 {
 			bad("--rate must be within (0, 1e7]")
 		}

@@ -38,6 +38,7 @@ type result struct {
 	*streamResult
 	*idleResult
 	*floorResult
+	*tasksResult
 }
 
 // streamResult holds the fanout and channels numbers. Message counts cover
@@ -157,6 +158,9 @@ func writeSummary(w io.Writer, r *result) {
 	if f := r.floorResult; f != nil && f.WriterBurst != nil {
 		l := f.WriterBurst
 		p("  writer burst ms: p50 %.3f  p99 %.3f  max %.3f  mean %.3f", l.P50, l.P99, l.Max, l.Mean)
+	}
+	if t := r.tasksResult; t != nil {
+		writeTasksSummary(p, t)
 	}
 	if i := r.idleResult; i != nil {
 		p("  held %g s, dropped %d", i.HoldS, i.Dropped)

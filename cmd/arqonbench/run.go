@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runIdle(ctx, b, res)
 	case "floor":
 		err = runFloor(ctx, b, res)
+	case "tasks":
+		err = runTasks(ctx, b, res)
 	}
 	res.ElapsedS = round3(time.Since(start).Seconds())
 	res.Completed = err == nil
