@@ -50,7 +50,7 @@ var complete = []struct {
 	{"command", map[string]any{"command": "ping"}, []string{"command"}},
 	{"response", map[string]any{"request_id": "q-1", "status": "success", "room": "r", "channel": "c"}, []string{"request_id", "status"}},
 	{"error", map[string]any{"error": "it broke", "room": "r", "channel": "c"}, []string{"error"}},
-	{"operator.join", map[string]any{"payload": map[string]any{"lane": "x"}}, []string{"payload"}},
+	{"operator.join", map[string]any{"payload": map[string]any{"group": "g"}}, []string{"payload"}},
 	{"telemetry", map[string]any{"room": "r", "channel": "c", "payload": map[string]any{}}, []string{"room", "channel"}},
 }
 
