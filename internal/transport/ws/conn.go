@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"math"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,11 +48,24 @@ type conn struct {
 	out sendQueue
 
 	// Owned by the reader goroutine (serve, readLoop, handle).
-	pinger      *time.Timer   // keepalive; serve sets it before arming it, so its callback may read it
-	limiter     *rate.Limiter // nil: no rate limit
-	overSince   time.Time     // first refused frame of the current overage
-	lastRefused time.Time
-	violations  []time.Time // protocol violations of the last minute
+	pinger         *time.Timer   // keepalive; serve sets it before arming it, so its callback may read it
+	limiter        *rate.Limiter // nil: no rate limit
+	overSince      time.Time     // first refused frame of the current overage
+	lastRefused    time.Time
+	controlRefused int         // control frames refused in the current overage
+	violations     []time.Time // protocol violations of the last minute
+
+	// Set by the keepalive timer when it queues a ping, cleared by the pong
+	// that answers it: that pong is free, any other one counts against the
+	// rate limit.
+	awaitingPong atomic.Bool
+
+	// Between the reader and Server.Shutdown: whether the reader is
+	// handling a frame (Shutdown lets it finish and answer) or reading
+	// (Shutdown cuts the read short and sets woken).
+	wakeMu   sync.Mutex
+	handling bool
+	woken    bool
 }
 
 var _ bus.Subscriber = (*conn)(nil)
@@ -116,6 +131,7 @@ var pingFrame = appendFrame(nil, opPing, nil)
 
 // ping queues a keepalive ping and re-arms itself while the writer lives.
 func (c *conn) ping() {
+	c.awaitingPong.Store(true)
 	if c.out.pushControl(pingFrame) {
 		c.pinger.Reset(c.srv.o.PingInterval)
 	}
@@ -154,10 +170,14 @@ func (s *Server) serve(c *conn) {
 		expiry.Stop()
 	}
 	c.pinger.Stop()
-	c.closeWith(0, "")
+	if s.draining.Load() {
+		c.closeWith(closeGoingAway, goingAwayReason)
+	} else {
+		c.closeWith(0, "")
+	}
 	<-c.writerDone()
 	if initiatedByServer(err) {
-		c.drain()
+		c.drain(err)
 	}
 	_ = c.nc.Close()
 	s.o.Hub.Unregister(c.id)

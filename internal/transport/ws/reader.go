@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/arqonbus/arqonbus/internal/metrics"
 )
 
 // readLoop is the connection's reader: it reads frames and handles each
@@ -25,16 +27,34 @@ func (c *conn) readLoop() error {
 		select {
 		case <-done: // the writer set the last deadline
 		default:
-			_ = c.ws.SetReadDeadline(time.Now().Add(alive))
+			if !c.srv.draining.Load() { // Shutdown set the last deadline
+				_ = c.ws.SetReadDeadline(time.Now().Add(alive))
+			}
 		}
 	}
 	// Only a pong proves the peer is alive (SPEC §2: no pong within the
 	// timeout closes the connection); data frames do not extend the deadline.
+	// Control frames the client sends of its own accord (pings, pongs that
+	// answer no ping of ours) count against the rate limit like data frames:
+	// gorilla handles them inside NextReader, out of the loop's sight.
 	extend()
-	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	c.ws.SetPongHandler(func(string) error {
+		if c.awaitingPong.Swap(false) {
+			extend()
+			return nil
+		}
+		ok, err := c.admitControl("pong")
+		if ok {
+			extend() // an unsolicited pong is a heartbeat too (RFC 6455 §5.5.3)
+		}
+		return err
+	})
 	c.ws.SetPingHandler(func(data string) error {
-		c.out.setPong([]byte(data))
-		return nil
+		ok, err := c.admitControl("ping")
+		if ok {
+			c.out.setPong([]byte(data))
+		}
+		return err
 	})
 	c.ws.SetCloseHandler(func(code int, text string) error {
 		// Echo the peer's close (RFC 6455 §5.5.1) after flushing the queue.
@@ -52,8 +72,16 @@ func (c *conn) readLoop() error {
 		}
 	}
 	for {
+		// No frame is read once the drain began: each frame read is
+		// answered before the close frame goes out.
+		if !c.reading() {
+			return c.goAway()
+		}
 		if ready != nil && c.br.Buffered() == 0 {
 			if err := ready.wait(); err != nil {
+				if c.wasWoken() {
+					return c.goAway()
+				}
 				return err
 			}
 		}
@@ -62,6 +90,12 @@ func (c *conn) readLoop() error {
 		buf := framePool.Get().(*[]byte)
 		if err == nil {
 			data, err = readFrame(r, limit, buf)
+		}
+		if err != nil && c.wasWoken() {
+			// Shutdown cut a frame short: it was never read, so it is
+			// owed no reply. gorilla's reader is spent: no drain.
+			c.closeWith(closeGoingAway, goingAwayReason)
+			return err
 		}
 		// gorilla reports a frame length that overflows its counters as
 		// ErrReadLimit: that frame is too big as well.
@@ -78,6 +112,7 @@ func (c *conn) readLoop() error {
 			c.closeWith(closeInvalidPayload, "text frame is not valid UTF-8")
 			return errInvalidUTF8
 		}
+		c.handleBegins()
 		ok, stop := c.admit(func() string { return peekID(data) })
 		if stop {
 			return errRateLimited
@@ -90,11 +125,63 @@ func (c *conn) readLoop() error {
 }
 
 var (
-	errTooBig      = errors.New("frame too big")
-	errInvalidUTF8 = errors.New("invalid UTF-8 in text frame")
-	errRateLimited = errors.New("rate limit exceeded for too long")
-	errPolicy      = errors.New("too many protocol violations")
+	errTooBig       = errors.New("frame too big")
+	errInvalidUTF8  = errors.New("invalid UTF-8 in text frame")
+	errRateLimited  = errors.New("rate limit exceeded for too long")
+	errControlFlood = errors.New("control frames over the rate limit")
+	errPolicy       = errors.New("too many protocol violations")
+	errGoingAway    = errors.New("server shutting down")
 )
+
+// goingAwayReason is the reason of the drain's 1001 close frame.
+const goingAwayReason = "server shutting down"
+
+// reading tells Shutdown the reader is about to read (it may be cut short
+// from now on) and reports false once the drain has begun: the reader must
+// then read nothing more.
+func (c *conn) reading() bool {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	if c.srv.draining.Load() {
+		return false
+	}
+	c.handling = false
+	return true
+}
+
+// handleBegins tells Shutdown a whole frame was read: it is handled and
+// answered before the reader looks at the drain again.
+func (c *conn) handleBegins() {
+	c.wakeMu.Lock()
+	c.handling = true
+	c.wakeMu.Unlock()
+}
+
+// wasWoken reports whether Shutdown cut the reader's read short.
+func (c *conn) wasWoken() bool {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	return c.woken
+}
+
+// wake is Shutdown's call, after it set the draining flag: a reader
+// waiting for a frame is woken at once (its read deadline passes); a
+// reader handling one finishes, answers, and then sees the flag.
+func (c *conn) wake() {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	if !c.handling {
+		c.woken = true
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// goAway closes the connection for the drain: the frames queued (every
+// read frame's reply among them) go first, then 1001.
+func (c *conn) goAway() error {
+	c.closeWith(closeGoingAway, goingAwayReason)
+	return errGoingAway
+}
 
 // framePool holds the buffers frames are read into. Nothing keeps a frame
 // once it is handled (Decode copies what the envelope keeps), so one buffer
@@ -148,28 +235,69 @@ func (c *conn) admit(env func() string) (ok, stop bool) {
 		return true, false
 	}
 	now := c.srv.o.Clock()
-	grace := c.srv.o.RateLimitGrace
-	if c.limiter.AllowN(now, 1) {
-		// A client is back under its limit once it has gone a whole grace
-		// period without a refused frame; a token trickling back in between
-		// refusals does not reset the clock.
-		if !c.overSince.IsZero() && now.Sub(c.lastRefused) > grace {
-			c.overSince = time.Time{}
-		}
+	if c.allow(now) {
 		return true, false
+	}
+	c.srv.o.Metrics.MessagesDropped.WithLabelValues(metrics.DropRateLimited).Inc()
+	if now.Sub(c.overSince) > c.srv.o.RateLimitGrace {
+		c.srv.o.Logger.Warn("rate limit exceeded for too long; connection closed", "client_id", c.id,
+			"op", "read", "over_since", c.overSince)
+		c.closeWith(closeRateLimited, "rate limit exceeded")
+		return false, true
+	}
+	c.replyError(env(), errRateLimit)
+	return false, false
+}
+
+// minControlFlood is the fewest control frames, refused in one overage,
+// that close a connection, however small the burst. A keepalive sends one
+// every few seconds.
+const minControlFlood = 16
+
+// admitControl applies the rate limit to a control frame the client sent of
+// its own accord (kind: "ping", or "pong" for one that answers no ping of
+// ours) and reports whether to act on it. Over the limit it is dropped
+// unanswered and counted; once more than the burst of them (at least
+// minControlFlood) were refused in one overage, or the overage outlasts the
+// grace period, the connection is closed with 4029 and err is
+// errControlFlood. Such a flood costs the server its reading and nothing
+// more: no reply is ever owed to a control frame.
+func (c *conn) admitControl(kind string) (ok bool, err error) {
+	if c.limiter == nil {
+		return true, nil
+	}
+	now := c.srv.o.Clock()
+	if c.allow(now) {
+		return true, nil
+	}
+	c.controlRefused++
+	c.srv.o.Metrics.MessagesDropped.WithLabelValues(metrics.DropControlFlood).Inc()
+	if c.controlRefused > max(c.srv.o.RateBurst, minControlFlood) ||
+		now.Sub(c.overSince) > c.srv.o.RateLimitGrace {
+		c.srv.o.Logger.Warn("control frame flood; connection closed", "client_id", c.id,
+			"op", "read", "frame", kind, "refused", c.controlRefused, "over_since", c.overSince)
+		c.closeWith(closeRateLimited, "rate limit exceeded by control frames")
+		return false, errControlFlood
+	}
+	return false, nil
+}
+
+// allow takes one frame's token from the rate limiter; a refusal starts or
+// extends the current overage. A client is back under its limit once it
+// has gone a whole grace period without a refused frame; a token trickling
+// back in between refusals does not reset the clock.
+func (c *conn) allow(now time.Time) bool {
+	if c.limiter.AllowN(now, 1) {
+		if !c.overSince.IsZero() && now.Sub(c.lastRefused) > c.srv.o.RateLimitGrace {
+			c.overSince, c.controlRefused = time.Time{}, 0
+		}
+		return true
 	}
 	if c.overSince.IsZero() {
 		c.overSince = now
 	}
 	c.lastRefused = now
-	if now.Sub(c.overSince) > grace {
-		c.srv.o.Metrics.MessagesDropped.WithLabelValues("rate_limited").Inc()
-		c.closeWith(closeRateLimited, "rate limit exceeded")
-		return false, true
-	}
-	c.srv.o.Metrics.MessagesDropped.WithLabelValues("rate_limited").Inc()
-	c.replyError(env(), errRateLimit)
-	return false, false
+	return false
 }
 
 // violation records a protocol violation and reports whether the client has
@@ -200,9 +328,20 @@ func initiatedByServer(err error) bool {
 }
 
 // drain reads and discards until the peer closes or the grace period ends,
-// so a close frame just sent is not lost to a TCP reset.
-func (c *conn) drain() {
+// so a close frame just sent is not lost to a TCP reset. After a control
+// frame flood gorilla's reader is spent (a handler's error is final), so
+// the bytes are discarded unparsed until the peer hangs up or the grace
+// period ends.
+func (c *conn) drain(cause error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.closeGrace))
+	if errors.Is(cause, errControlFlood) {
+		var r io.Reader = c.nc
+		if c.br != nil {
+			r = c.br
+		}
+		_, _ = io.Copy(io.Discard, r) // ends at EOF, an error or the deadline: all fine here
+		return
+	}
 	for {
 		if _, _, err := c.ws.NextReader(); err != nil {
 			return

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,6 +262,11 @@ func (s *Server) track(c *conn) bool {
 // Shutdown stops accepting connections, closes every connection with 1001
 // after its queued frames, and waits for them until ctx ends; then it cuts
 // the remaining sockets. It is idempotent.
+//
+// Every frame a reader read is answered (SPEC §4): each connection's
+// reader closes it, not Shutdown. A reader waiting for a frame is woken
+// and reads nothing more; a reader handling one answers it first. Either
+// way the reply is queued before the close frame.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining.Store(true)
@@ -273,7 +276,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.closeWith(closeGoingAway, "server shutting down")
+		c.wake()
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -289,34 +292,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-// originAllowed applies ARQONBUS_ALLOWED_ORIGINS. Requests without an Origin
-// header come from non-browser clients and are allowed.
-func (s *Server) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	for _, allowed := range s.o.AllowedOrigins {
-		if allowed == "*" || strings.EqualFold(allowed, origin) {
-			return true
-		}
-	}
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
-}
-
-// maxLoggedOrigin bounds, in bytes, how much of a refused Origin header is
-// logged: the header is the caller's to fill.
-const maxLoggedOrigin = 256
-
-// loggedOrigin is origin as the refusal log line shows it.
-func loggedOrigin(origin string) string {
-	if len(origin) <= maxLoggedOrigin {
-		return origin
-	}
-	return strings.ToValidUTF8(origin[:maxLoggedOrigin], "") + "…"
 }
 
 // authenticate returns the caller's identity, or answers 401/431 and returns
