@@ -51,7 +51,7 @@ type Hub struct {
 	seed    maphash.Seed
 	topics  [shardCount]topicShard
 	clients [shardCount]clientShard
-	rooms   [shardCount]roomShard
+	tenants [shardCount]tenantShard
 	count   atomic.Int64
 
 	// pairs and roomCount are kept as pairs appear and vanish, so Stats
@@ -67,11 +67,22 @@ type topicShard struct {
 	topics map[Topic]*topic
 }
 
-// roomShard counts the live pairs of each (tenant, room). It is locked
-// inside a topic shard's lock, never the other way round.
-type roomShard struct {
-	mu    sync.Mutex
-	pairs map[[2]string]int
+// tenantShard holds the tenants whose name hashes to it. Its lock guards
+// the map and every tenant in it; it is taken inside a topic shard's lock,
+// never the other way round, and never held while calling out.
+type tenantShard struct {
+	mu      sync.RWMutex
+	tenants map[string]*tenantState
+}
+
+// tenantState is what the hub keeps per tenant so that the status and
+// list_channels commands read only the caller's tenant: its client count,
+// the live pairs of each of its rooms, and its pairs in (room, channel)
+// order. A tenant with no client and no pair has no state.
+type tenantState struct {
+	clients int
+	rooms   map[string]int // live pairs per room
+	index   pairIndex
 }
 
 type clientShard struct {
@@ -117,7 +128,7 @@ func NewHubWith(o HubOptions) *Hub {
 	for i := range h.topics {
 		h.topics[i].topics = make(map[Topic]*topic)
 		h.clients[i].clients = make(map[string]*member)
-		h.rooms[i].pairs = make(map[[2]string]int)
+		h.tenants[i].tenants = make(map[string]*tenantState)
 	}
 	return h
 }
@@ -144,6 +155,7 @@ func (h *Hub) Register(sub Subscriber) {
 	s.clients[sub.ID()] = &member{id: sub.ID(), sub: sub, topics: make(map[Topic]struct{})}
 	s.mu.Unlock()
 	h.count.Add(1)
+	h.updateTenant(sub.Tenant(), func(ts *tenantState) { ts.clients++ })
 }
 
 // Unregister removes a client and all its memberships.
@@ -157,6 +169,7 @@ func (h *Hub) Unregister(id string) {
 		return
 	}
 	h.count.Add(-1)
+	h.updateTenant(m.sub.Tenant(), func(ts *tenantState) { ts.clients-- })
 	m.mu.Lock()
 	m.gone = true
 	topics := make([]Topic, 0, len(m.topics))
@@ -224,10 +237,10 @@ func (h *Hub) addMember(t Topic, m *member) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tp := s.topics[t]
-	if tp == nil {
+	fresh := tp == nil
+	if fresh {
 		tp = &topic{}
 		s.topics[t] = tp
-		h.pairAppeared(t)
 	}
 	var next []*member
 	if cur := tp.members.Load(); cur != nil {
@@ -236,6 +249,9 @@ func (h *Hub) addMember(t Topic, m *member) int {
 	}
 	next = append(next, m)
 	tp.members.Store(&next)
+	if fresh { // indexed once it has members: ListChannels reads them
+		h.pairAppeared(t, tp)
+	}
 	return len(next)
 }
 
@@ -311,57 +327,149 @@ func (h *Hub) Subscriptions(id string) []Topic {
 }
 
 // Channels lists tenant's pairs (of room when room is not empty) with their
-// member counts, sorted. Other tenants' pairs are never listed.
+// member counts, sorted. Other tenants' pairs are never listed, nor walked;
+// the cost is that of the tenant's own pairs. Commands page with
+// ListChannels instead.
 func (h *Hub) Channels(tenant, room string) []ChannelInfo {
 	var out []ChannelInfo
-	for i := range h.topics {
-		s := &h.topics[i]
-		s.mu.RLock()
-		for t, tp := range s.topics {
-			if t.Tenant != tenant || (room != "" && t.Room != room) {
-				continue
-			}
-			out = append(out, ChannelInfo{Room: t.Room, Channel: t.Channel, Members: len(*tp.members.Load())})
+	for {
+		page := h.ListChannels(ChannelQuery{Tenant: tenant, Room: room, After: lastPair(out), Limit: 1024})
+		out = append(out, page.Channels...)
+		if !page.More {
+			return out
 		}
-		s.mu.RUnlock()
 	}
-	slices.SortFunc(out, func(a, b ChannelInfo) int {
-		return cmp.Or(cmp.Compare(a.Room, b.Room), cmp.Compare(a.Channel, b.Channel))
-	})
-	return out
 }
 
-// pairAppeared and pairVanished keep the counts of Stats; the caller holds
-// t's topic shard lock.
-func (h *Hub) pairAppeared(t Topic) {
-	h.pairs.Add(1)
-	r, s := h.roomShard(t)
-	s.mu.Lock()
-	s.pairs[r]++
-	if s.pairs[r] == 1 {
-		h.roomCount.Add(1)
+func lastPair(list []ChannelInfo) *Pair {
+	if len(list) == 0 {
+		return nil
 	}
-	s.mu.Unlock()
+	return &Pair{Room: list[len(list)-1].Room, Channel: list[len(list)-1].Channel}
+}
+
+// Pair is a (room, channel) within one tenant: a ListChannels cursor.
+type Pair struct {
+	Room    string
+	Channel string
+}
+
+// ChannelQuery asks ListChannels for one page of a tenant's pairs.
+type ChannelQuery struct {
+	Tenant string
+	// Room, when not empty, lists only this room's channels.
+	Room string
+	// After, when set, starts the page after this pair (it need not exist
+	// any more); pairs are in (room, channel) order.
+	After *Pair
+	// Limit is the most pairs returned; below 1 returns none.
+	Limit int
+}
+
+// ChannelPage is one page of ListChannels.
+type ChannelPage struct {
+	Channels []ChannelInfo
+	// More says pairs follow the last one returned: ask again with After
+	// set to it.
+	More bool
+}
+
+// ListChannels returns up to q.Limit of q.Tenant's pairs after q.After, in
+// (room, channel) order, with their member counts. It walks only the pairs
+// it returns (plus a binary search), never another tenant's, so a caller
+// cannot make it cost more than its limit. Safe for concurrent use; a page
+// is consistent with itself but pairs may appear or vanish between pages.
+func (h *Hub) ListChannels(q ChannelQuery) ChannelPage {
+	var page ChannelPage
+	if q.Limit < 1 {
+		return page
+	}
+	s := h.tenantShard(q.Tenant)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ts := s.tenants[q.Tenant]
+	if ts == nil {
+		return page
+	}
+	page.Channels = make([]ChannelInfo, 0, min(q.Limit, ts.index.len))
+	var c, i int
+	switch {
+	case q.After != nil && (q.Room == "" || q.After.Room >= q.Room):
+		c, i = ts.index.seek(*q.After, false)
+	default:
+		c, i = ts.index.seek(Pair{Room: q.Room}, true)
+	}
+	for ; c < len(ts.index.chunks); c, i = c+1, 0 {
+		for _, e := range ts.index.chunks[c][i:] {
+			if q.Room != "" && e.Room != q.Room {
+				return page
+			}
+			if len(page.Channels) == q.Limit {
+				page.More = true
+				return page
+			}
+			page.Channels = append(page.Channels, ChannelInfo{Room: e.Room, Channel: e.Channel, Members: len(*e.tp.members.Load())})
+		}
+	}
+	return page
+}
+
+// TenantStats counts tenant's registered clients, its rooms with at least
+// one member and its live pairs: the status command's view of one tenant.
+// It reads three counters kept as clients come and go and pairs appear and
+// vanish, so its cost does not depend on how many pairs exist.
+func (h *Hub) TenantStats(tenant string) (clients, rooms, channels int) {
+	s := h.tenantShard(tenant)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if ts := s.tenants[tenant]; ts != nil {
+		return ts.clients, len(ts.rooms), ts.index.len
+	}
+	return 0, 0, 0
+}
+
+func (h *Hub) tenantShard(tenant string) *tenantShard {
+	return &h.tenants[maphash.String(h.seed, tenant)%shardCount]
+}
+
+// updateTenant applies f to tenant's state under its shard lock, creating
+// the state first and dropping it once it holds no client and no pair.
+func (h *Hub) updateTenant(tenant string, f func(*tenantState)) {
+	s := h.tenantShard(tenant)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := s.tenants[tenant]
+	if ts == nil {
+		ts = &tenantState{rooms: make(map[string]int)}
+		s.tenants[tenant] = ts
+	}
+	f(ts)
+	if ts.clients == 0 && ts.index.len == 0 {
+		delete(s.tenants, tenant)
+	}
+}
+
+// pairAppeared and pairVanished keep the counts of Stats and TenantStats
+// and the tenant's pair index; the caller holds t's topic shard lock.
+func (h *Hub) pairAppeared(t Topic, tp *topic) {
+	h.pairs.Add(1)
+	h.updateTenant(t.Tenant, func(ts *tenantState) {
+		ts.index.insert(indexEntry{Pair: Pair{Room: t.Room, Channel: t.Channel}, tp: tp})
+		if ts.rooms[t.Room]++; ts.rooms[t.Room] == 1 {
+			h.roomCount.Add(1)
+		}
+	})
 }
 
 func (h *Hub) pairVanished(t Topic) {
 	h.pairs.Add(-1)
-	r, s := h.roomShard(t)
-	s.mu.Lock()
-	if s.pairs[r]--; s.pairs[r] == 0 {
-		delete(s.pairs, r)
-		h.roomCount.Add(-1)
-	}
-	s.mu.Unlock()
-}
-
-func (h *Hub) roomShard(t Topic) ([2]string, *roomShard) {
-	var m maphash.Hash
-	m.SetSeed(h.seed)
-	m.WriteString(t.Tenant)
-	m.WriteByte(0)
-	m.WriteString(t.Room)
-	return [2]string{t.Tenant, t.Room}, &h.rooms[m.Sum64()%shardCount]
+	h.updateTenant(t.Tenant, func(ts *tenantState) {
+		ts.index.remove(Pair{Room: t.Room, Channel: t.Channel})
+		if ts.rooms[t.Room]--; ts.rooms[t.Room] == 0 {
+			delete(ts.rooms, t.Room)
+			h.roomCount.Add(-1)
+		}
+	})
 }
 
 // Stats counts distinct rooms and pairs across all tenants. It reads two
@@ -422,4 +530,103 @@ func (h *Hub) Deliver(d *broker.Delivery) int {
 
 func compareTopics(a, b Topic) int {
 	return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Room, b.Room), cmp.Compare(a.Channel, b.Channel))
+}
+
+// pairIndex keeps one tenant's pairs sorted by (room, channel) in chunks
+// of at most 2×indexChunk entries, so an insert or a removal moves at most
+// one chunk and the chunk list, and a page is a binary search and a walk.
+// Its owner's lock guards it.
+type pairIndex struct {
+	chunks [][]indexEntry // each sorted and non-empty, in order
+	len    int
+}
+
+type indexEntry struct {
+	Pair
+	tp *topic
+}
+
+const indexChunk = 256
+
+func comparePairs(a, b Pair) int {
+	return cmp.Or(cmp.Compare(a.Room, b.Room), cmp.Compare(a.Channel, b.Channel))
+}
+
+// seek returns the position of the first entry at or after p (inclusive)
+// or after p (not inclusive): a chunk and an index in it, or
+// (len(chunks), 0) when there is none.
+func (x *pairIndex) seek(p Pair, inclusive bool) (chunk, i int) {
+	past := func(e indexEntry) bool {
+		c := comparePairs(e.Pair, p)
+		return c > 0 || inclusive && c == 0
+	}
+	chunk, _ = slices.BinarySearchFunc(x.chunks, true, func(c []indexEntry, _ bool) int {
+		if past(c[len(c)-1]) {
+			return 1
+		}
+		return -1
+	})
+	if chunk == len(x.chunks) {
+		return chunk, 0
+	}
+	i, _ = slices.BinarySearchFunc(x.chunks[chunk], true, func(e indexEntry, _ bool) int {
+		if past(e) {
+			return 1
+		}
+		return -1
+	})
+	return chunk, i
+}
+
+// insert adds e, whose pair is not in the index.
+func (x *pairIndex) insert(e indexEntry) {
+	x.len++
+	if len(x.chunks) == 0 {
+		x.chunks = [][]indexEntry{{e}}
+		return
+	}
+	c, i := x.seek(e.Pair, true)
+	if c == len(x.chunks) { // after every entry: the end of the last chunk
+		c--
+		i = len(x.chunks[c])
+	}
+	x.chunks[c] = slices.Insert(x.chunks[c], i, e)
+	if n := len(x.chunks[c]); n > 2*indexChunk {
+		tail := slices.Clone(x.chunks[c][n/2:])
+		clear(x.chunks[c][n/2:])
+		x.chunks[c] = x.chunks[c][:n/2]
+		x.chunks = slices.Insert(x.chunks, c+1, tail)
+	}
+}
+
+// remove deletes p's entry when there is one.
+func (x *pairIndex) remove(p Pair) {
+	c, i := x.seek(p, true)
+	if c == len(x.chunks) || x.chunks[c][i].Pair != p {
+		return
+	}
+	x.len--
+	x.chunks[c] = slices.Delete(x.chunks[c], i, i+1)
+	if len(x.chunks[c]) == 0 {
+		x.chunks = slices.Delete(x.chunks, c, c+1)
+		return
+	}
+	// A shrunk chunk merges with a neighbour when both fit in one, so
+	// churn cannot leave the index as many tiny chunks.
+	x.merge(c)
+	x.merge(c - 1)
+}
+
+// merge joins chunk c and its successor when one of them is under half of
+// indexChunk and together they hold at most indexChunk entries.
+func (x *pairIndex) merge(c int) {
+	if c < 0 || c+1 >= len(x.chunks) {
+		return
+	}
+	a, b := len(x.chunks[c]), len(x.chunks[c+1])
+	if min(a, b) >= indexChunk/2 || a+b > indexChunk {
+		return
+	}
+	x.chunks[c] = append(x.chunks[c], x.chunks[c+1]...)
+	x.chunks = slices.Delete(x.chunks, c+1, c+2)
 }

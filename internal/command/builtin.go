@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,14 @@ import (
 	"github.com/arqonbus/arqonbus/internal/store"
 )
 
+// list_channels pages: a reply holds at most maxListChannelsLimit pairs
+// (and never more than MaxReplyBytes), so its cost is bounded whatever the
+// tenant holds.
+const (
+	defaultListChannelsLimit = 100
+	maxListChannelsLimit     = 500
+)
+
 var (
 	argRoom    = Arg{Name: "room", Type: ArgString, Required: true, Description: `room name, or "room:channel"`}
 	argChannel = Arg{Name: "channel", Type: ArgString, Description: "channel name (required unless room is room:channel)"}
@@ -24,14 +33,17 @@ var (
 func (r *Registry) builtins() []*Command {
 	return []*Command{
 		{Name: "ping", Summary: "liveness check", Role: auth.RoleGuest, Handler: r.ping},
-		{Name: "status", Summary: "server status", Role: auth.RoleGuest, Handler: r.status},
+		{Name: "status", Summary: "server status, with your tenant's connections, rooms and channels", Role: auth.RoleGuest, Handler: r.status},
 		{Name: "whoami", Summary: "this connection's identity and subscriptions", Role: auth.RoleGuest, Handler: r.whoami},
 		{Name: "join_channel", Summary: "join a room and channel", Role: auth.RoleUser,
 			Args: []Arg{argRoom, argChannel}, Handler: r.join},
 		{Name: "leave_channel", Summary: "leave a room and channel", Role: auth.RoleUser,
 			Args: []Arg{argRoom, argChannel}, Handler: r.leave},
-		{Name: "list_channels", Summary: "rooms and channels of your tenant with member counts", Role: auth.RoleUser,
-			Args: []Arg{{Name: "room", Type: ArgString, Description: "only this room"}}, Handler: r.listChannels},
+		{Name: "list_channels", Summary: "rooms and channels of your tenant with member counts, one page at a time", Role: auth.RoleUser,
+			Args: []Arg{{Name: "room", Type: ArgString, Description: "only this room"},
+				{Name: "limit", Type: ArgInteger, Description: fmt.Sprintf("1-%d, default %d", maxListChannelsLimit, defaultListChannelsLimit)},
+				{Name: "after", Type: ArgString, Description: "the next of the previous page: continue after it"}},
+			Handler: r.listChannels},
 		{Name: "channel_info", Summary: "members and stored message count of a room and channel", Role: auth.RoleUser,
 			Args: []Arg{argRoom, argChannel}, Handler: r.channelInfo},
 		{Name: "history", Summary: "the newest messages of a room and channel, oldest first", Role: auth.RoleUser,
@@ -65,8 +77,15 @@ func (r *Registry) ping(_ context.Context, req *Request) (string, any, error) {
 	}, nil
 }
 
-func (r *Registry) status(context.Context, *Request) (string, any, error) {
-	return "ok", r.deps.Status(), nil
+// status answers the node's snapshot with connections, rooms and channels
+// counted for the caller's tenant only (GET /status keeps the node totals):
+// one tenant does not learn another's activity. The counts are the hub's
+// per-tenant counters, so the answer costs the same however many pairs
+// the node holds.
+func (r *Registry) status(_ context.Context, req *Request) (string, any, error) {
+	st := r.deps.Status()
+	st.Connections, st.Rooms, st.Channels = r.deps.Hub.TenantStats(req.Caller.Tenant)
+	return "ok", st, nil
 }
 
 type pair struct {
@@ -138,18 +157,81 @@ func (r *Registry) leave(_ context.Context, req *Request) (string, any, error) {
 		map[string]any{"room": t.Room, "channel": t.Channel, "members": n}, nil
 }
 
+// listChannels answers one page of the caller's tenant's pairs in (room,
+// channel) order: {channels, more, next?}. When more is true, next is the
+// cursor to pass as after for the following page. A page stops early when
+// it would exceed MaxReplyBytes.
 func (r *Registry) listChannels(_ context.Context, req *Request) (string, any, error) {
-	room := req.String("room")
+	q := bus.ChannelQuery{Tenant: req.Caller.Tenant, Room: req.String("room"),
+		Limit: int(req.Int("limit", defaultListChannelsLimit))}
+	var problems []string
 	if req.Has("room") {
-		if msg := protocol.CheckName(room); msg != "" {
-			return "", nil, protocol.ValidationError("room " + msg)
+		if msg := protocol.CheckName(q.Room); msg != "" {
+			problems = append(problems, "room "+msg)
 		}
 	}
-	channels := r.deps.Hub.Channels(req.Caller.Tenant, room)
-	if channels == nil {
-		channels = []bus.ChannelInfo{}
+	if q.Limit < 1 || q.Limit > maxListChannelsLimit {
+		problems = append(problems, fmt.Sprintf("args.limit must be 1-%d", maxListChannelsLimit))
 	}
-	return fmt.Sprintf("%d channels", len(channels)), map[string]any{"channels": channels}, nil
+	if req.Has("after") {
+		after, ok := decodeChannelCursor(req.String("after"))
+		if !ok {
+			problems = append(problems, "args.after must be the next of a previous list_channels reply")
+		}
+		q.After = &after
+	}
+	if len(problems) > 0 {
+		return "", nil, protocol.ValidationError(problems...)
+	}
+	page := r.deps.Hub.ListChannels(q)
+	if n := r.fitChannels(page.Channels); n < len(page.Channels) {
+		page.Channels, page.More = page.Channels[:n], true
+	}
+	if page.Channels == nil {
+		page.Channels = []bus.ChannelInfo{} // a list, never null
+	}
+	data := map[string]any{"channels": page.Channels, "more": page.More}
+	if page.More {
+		last := page.Channels[len(page.Channels)-1]
+		data["next"] = encodeChannelCursor(bus.Pair{Room: last.Room, Channel: last.Channel})
+	}
+	return fmt.Sprintf("%d channels", len(page.Channels)), data, nil
+}
+
+// fitChannels returns how many of list fit in MaxReplyBytes (at least one).
+// It counts each pair at the most its JSON can take, every name byte
+// escaped as \u00XX, so the page fits whatever the names hold.
+func (r *Registry) fitChannels(list []bus.ChannelInfo) int {
+	if r.deps.MaxReplyBytes <= 0 {
+		return len(list)
+	}
+	const perPair = len(`{"room":"","channel":"","members":-9223372036854775808},`)
+	total := 0
+	for i, c := range list {
+		if total += perPair + 6*(len(c.Room)+len(c.Channel)); i > 0 && total > r.deps.MaxReplyBytes {
+			return i
+		}
+	}
+	return len(list)
+}
+
+// encodeChannelCursor and decodeChannelCursor spell a list_channels cursor:
+// room and channel joined by a NUL (names never hold control characters),
+// base64url without padding so it is one opaque JSON-safe word.
+func encodeChannelCursor(p bus.Pair) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(p.Room + "\x00" + p.Channel))
+}
+
+func decodeChannelCursor(s string) (bus.Pair, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return bus.Pair{}, false
+	}
+	room, channel, ok := strings.Cut(string(b), "\x00")
+	if !ok || protocol.CheckName(room) != "" || protocol.CheckName(channel) != "" {
+		return bus.Pair{}, false
+	}
+	return bus.Pair{Room: room, Channel: channel}, true
 }
 
 func (r *Registry) channelInfo(ctx context.Context, req *Request) (string, any, error) {
