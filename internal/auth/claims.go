@@ -3,7 +3,9 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -117,6 +119,9 @@ func (v *Verifier) identity(c jwt.MapClaims) (Identity, error) {
 		if !ok {
 			return Identity{}, fail(ReasonBadRole, "role claim is not a string", nil)
 		}
+		if why := checkEncoding(s); why != "" {
+			return Identity{}, fail(ReasonBadRole, "role "+why, nil)
+		}
 		r, err := ParseRole(s)
 		if err != nil {
 			return Identity{}, fail(ReasonBadRole, "role claim is not guest, user, operator or admin", nil)
@@ -138,10 +143,27 @@ func checkText(s string) string {
 	if len(s) > maxClaimText {
 		return fmt.Sprintf("is longer than %d bytes", maxClaimText)
 	}
+	if why := checkEncoding(s); why != "" {
+		return why
+	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
 			return "contains a control character"
 		}
+	}
+	return ""
+}
+
+// checkEncoding refuses a claim string that was not valid UTF-8 on the
+// wire. The claims are decoded by encoding/json, which silently replaces
+// invalid bytes and lone surrogate escapes ("\ud800" without its pair) with
+// U+FFFD, so distinct spellings would collapse into one identity: "zz\ud800"
+// and "zz\udbff" would be the same tenant. Since the decoded text cannot tell
+// a replaced character from a written one, every U+FFFD is refused: no
+// issuer has a reason to put the replacement character in an identifier.
+func checkEncoding(s string) string {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+		return "is not valid UTF-8 or holds a lone surrogate (U+FFFD after decoding)"
 	}
 	return ""
 }

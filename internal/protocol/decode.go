@@ -42,8 +42,10 @@ const (
 // found is reported in one VALIDATION_ERROR; the error never contains
 // internal details. The returned envelope has its defaults applied
 // (version, alias types, legacy command shape) but no server-generated id or
-// timestamp: the caller assigns those (see Stamp). The envelope shares no
-// memory with data, so the caller may reuse its buffer.
+// timestamp: the caller assigns those (see Stamp). A known field given more
+// than once is refused ("duplicate field"), so no reader of the frame can
+// pick another value than the one Decode saw. The envelope shares no memory
+// with data, so the caller may reuse its buffer.
 func Decode(data []byte, lim Limits) (*Envelope, error) {
 	// Frames are split by hand because this runs once per received frame;
 	// anything the splitter does not accept goes through encoding/json,
@@ -57,16 +59,18 @@ func Decode(data []byte, lim Limits) (*Envelope, error) {
 	if utf8.Valid(data) {
 		ms, ok = splitObject(data, maxDepth, ms)
 	}
+	var dup fieldSet
 	if ok {
+		dup = classify(ms)
 		ms = lastWins(ms)
 	} else {
 		var err error
-		if ms, err = membersOf(data, lim, stack[:0]); err != nil {
+		if ms, dup, err = membersOf(data, lim, stack[:0]); err != nil {
 			return nil, err
 		}
 	}
 	own(ms)
-	d := decoder{env: &Envelope{}, serverFrames: lim.ServerFrames}
+	d := decoder{env: &Envelope{}, serverFrames: lim.ServerFrames, dup: dup}
 	for i := range ms {
 		d.field(&ms[i])
 	}
@@ -81,26 +85,70 @@ func Decode(data []byte, lim Limits) (*Envelope, error) {
 }
 
 // membersOf is the general path: it checks the frame, decodes it with
-// encoding/json and returns its members sorted by name, or the error that
-// describes the frame.
-func membersOf(data []byte, lim Limits, ms []member) ([]member, error) {
+// encoding/json and returns its members sorted by name with the known
+// fields given more than once, or the error that describes the frame.
+func membersOf(data []byte, lim Limits, ms []member) ([]member, fieldSet, error) {
 	if !utf8.Valid(data) {
-		return nil, ValidationError("frame is not valid UTF-8")
+		return nil, 0, ValidationError("frame is not valid UTF-8")
 	}
 	if err := checkDepth(data, lim.MaxDepth); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
-		return nil, ValidationError(describeJSONError(data, err))
+		return nil, 0, ValidationError(describeJSONError(data, err))
 	}
 	if fields == nil {
-		return nil, ValidationError("frame must be a JSON object, got null")
+		return nil, 0, ValidationError("frame must be a JSON object, got null")
 	}
-	for k, v := range fields {
-		ms = append(ms, member{key: []byte(k), raw: v})
+	// A map keeps one value per name; walk the frame again to see every
+	// member in order, duplicates included. The frame is known valid.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return nil, 0, ValidationError(describeJSONError(data, err))
 	}
-	return lastWins(ms), nil
+	for dec.More() {
+		tok, err := dec.Token()
+		key, isKey := tok.(string)
+		if err != nil || !isKey {
+			return nil, 0, ValidationError(describeJSONError(data, err))
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, 0, ValidationError(describeJSONError(data, err))
+		}
+		ms = append(ms, member{key: []byte(key), raw: raw, seq: len(ms)})
+	}
+	dup := classify(ms)
+	return lastWins(ms), dup, nil
+}
+
+// fieldSet holds one bit per fieldKey.
+type fieldSet uint32
+
+// Every fieldKey must fit in a fieldSet: this fails to compile once the last
+// one, fieldErrorCode, passes 31.
+var _ [31 - fieldErrorCode]struct{}
+
+func (s fieldSet) has(f fieldKey) bool { return s&(1<<f) != 0 }
+
+// classify sets each member's field and returns the known fields that occur
+// more than once. Members must be in frame order. A bit set rather than a
+// map keeps this free of allocation; unknown names are refused one by one
+// anyway, so their repeats need no tracking.
+func classify(ms []member) fieldSet {
+	var seen, dup fieldSet
+	for i := range ms {
+		f := lookupField(ms[i].key)
+		ms[i].field = f
+		if f == fieldUnknown {
+			continue
+		}
+		bit := fieldSet(1) << f
+		dup |= seen & bit
+		seen |= bit
+	}
+	return dup
 }
 
 // fieldKey names a known top-level field, so each name is matched once.
@@ -171,7 +219,7 @@ func (f fieldKey) isObject() bool {
 	return f == fieldPayload || f == fieldArgs || f == fieldMetadata
 }
 
-// own classifies the members and gives the values the envelope keeps their
+// own gives the values the envelope keeps, of members classify has seen, their
 // own memory: all plain strings share one allocation and all objects
 // another, so the envelope neither aliases the caller's buffer nor pins
 // more of it than it uses.
@@ -179,7 +227,6 @@ func own(ms []member) {
 	nText, nObject := 0, 0
 	for i := range ms {
 		m := &ms[i]
-		m.field = lookupField(m.key)
 		switch {
 		case m.field == fieldUnknown:
 		case m.field.isObject():
@@ -224,6 +271,7 @@ func own(ms []member) {
 type decoder struct {
 	env          *Envelope
 	serverFrames bool
+	dup          fieldSet // known fields the frame gives more than once
 	problems     []string
 	dropped      int
 }
@@ -240,8 +288,13 @@ func (d *decoder) problem(format string, args ...any) {
 }
 
 // field decodes one top-level field. A JSON null counts as absent, which
-// keeps clients that serialise every field (None → null) working.
+// keeps clients that serialise every field (None → null) working. A field
+// given more than once is a problem, whatever its values: the frame is
+// refused, so which value the envelope holds never matters.
 func (d *decoder) field(m *member) {
+	if d.dup.has(m.field) {
+		d.problem("duplicate field %q", m.key)
+	}
 	if isNull(m.raw) {
 		return
 	}

@@ -65,10 +65,10 @@ func TestDecodeMatchesReference(t *testing.T) {
 
 	cases := []struct{ name, frame string }{
 		{"a typical room message", `{"id":"arq_msg_001","timestamp":"2026-01-02T03:04:05.123456Z","type":"message","version":"1.0","room":"science","channel":"explore","sender":"s","from_client":"f","payload":{"text":"hello","n":1},"metadata":{"trace":"t-1"}}`},
-		{"the last duplicate wins", `{"type":"command","command":"ping","command":"status","type":"event"}`},
-		{"a null duplicate erases the field", `{"type":"command","command":"ping","command":null}`},
-		{"a duplicate replaces a null", `{"type":"command","command":null,"command":"ping"}`},
-		{"duplicate objects keep the last", `{"type":"message","room":"r","channel":"c","payload":{"a":1},"payload":{"b":2}}`},
+		{"two fields given twice", `{"type":"command","command":"ping","command":"status","type":"event"}`},
+		{"a null duplicate", `{"type":"command","command":"ping","command":null}`},
+		{"a duplicate of a null", `{"type":"command","command":null,"command":"ping"}`},
+		{"duplicate objects", `{"type":"message","room":"r","channel":"c","payload":{"a":1},"payload":{"b":2}}`},
 		{"a duplicate of the wrong kind", `{"type":"message","room":"r","channel":"c","payload":{"a":1},"payload":[2]}`},
 		{"escaped names", `{"\u0069d":"x1","\u0074ype":"command","command":"ping"}`},
 		{"an escaped name duplicates a plain one", `{"id":"a","\u0069d":"b","type":"command","command":"ping"}`},

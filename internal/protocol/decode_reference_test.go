@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,8 @@ import (
 
 // decodeReference is the straightforward decoder Decode must agree with:
 // encoding/json into a map, keys in sorted order, strings through
-// json.Unmarshal. FuzzDecodeMatchesReference compares the two.
+// json.Unmarshal, and a known field given twice refused by counting every
+// name in the frame. FuzzDecodeMatchesReference compares the two.
 func decodeReference(data []byte, lim Limits) (*Envelope, error) {
 	if !utf8.Valid(data) {
 		return nil, ValidationError("frame is not valid UTF-8")
@@ -25,7 +27,7 @@ func decodeReference(data []byte, lim Limits) (*Envelope, error) {
 	if fields == nil {
 		return nil, ValidationError("frame must be a JSON object, got null")
 	}
-	d := refDecoder{env: &Envelope{}, serverFrames: lim.ServerFrames}
+	d := refDecoder{env: &Envelope{}, serverFrames: lim.ServerFrames, counts: refNameCounts(data)}
 	for _, name := range refSortedKeys(fields) {
 		d.field(name, fields[name])
 	}
@@ -37,6 +39,28 @@ func decodeReference(data []byte, lim Limits) (*Envelope, error) {
 		return d.env, ValidationError(d.problems...)
 	}
 	return d.env, nil
+}
+
+// refNameCounts counts every top-level name of a frame json.Unmarshal
+// accepted as an object.
+func refNameCounts(data []byte) map[string]int {
+	counts := map[string]int{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		panic(err)
+	}
+	for dec.More() {
+		name, err := dec.Token()
+		if err != nil {
+			panic(err)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			panic(err)
+		}
+		counts[name.(string)]++
+	}
+	return counts
 }
 
 func refSortedKeys(m map[string]json.RawMessage) []string {
@@ -51,6 +75,7 @@ func refSortedKeys(m map[string]json.RawMessage) []string {
 type refDecoder struct {
 	env          *Envelope
 	serverFrames bool
+	counts       map[string]int
 	problems     []string
 	dropped      int
 }
@@ -67,6 +92,9 @@ func (d *refDecoder) problem(format string, args ...any) {
 }
 
 func (d *refDecoder) field(name string, raw json.RawMessage) {
+	if d.counts[name] > 1 && lookupField([]byte(name)) != fieldUnknown {
+		d.problem("duplicate field %q", name)
+	}
 	if isNull(raw) {
 		return
 	}

@@ -10,7 +10,7 @@
 // encoding/json and says why a frame is not a JSON object Decode can read.
 // Both feed the same field decoder, so for every frame Decode must return exactly what
 // the straightforward encoding/json decoder, decodeReference, returns: the
-// same envelope and the same error, with the last of duplicate keys winning
+// same envelope and the same error, with a known field given twice refused
 // and no memory shared with the caller's buffer. The fast path exists only
 // for speed and may never change an answer.
 //
