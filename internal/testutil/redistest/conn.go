@@ -92,6 +92,11 @@ func transient(err error) bool {
 // waitReady PINGs until Redis answers, ctx ends or exited is closed (the
 // server process is gone, so waiting longer is pointless).
 func waitReady(ctx context.Context, opt *redis.Options, exited <-chan struct{}) error {
+	// The wait has a budget of its own: an engine call before it (start,
+	// unpause) that was slow must not leave it no time.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisReadyTimeout)
+	defer cancel()
+	start := time.Now()
 	var last error
 	for {
 		attempt, cancel := context.WithTimeout(ctx, redisPingAttemptTimeout)
@@ -107,7 +112,7 @@ func waitReady(ctx context.Context, opt *redis.Options, exited <-chan struct{}) 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("redis at %s not ready: %w (last error: %v)", opt.Addr, ctx.Err(), last)
+			return fmt.Errorf("redis at %s not ready after %s: %w (last error: %v)", opt.Addr, time.Since(start).Round(time.Millisecond), ctx.Err(), last)
 		case <-exited:
 			return fmt.Errorf("redis at %s exited before it was ready (last error: %v)", opt.Addr, last)
 		case <-time.After(redisPollInterval):
