@@ -2,11 +2,14 @@ package regression
 
 import (
 	"context"
+	"net"
 	"os"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -70,4 +73,34 @@ func TestRegression_FuzzTargetsRunForACountOfExecutions(t *testing.T) {
 			assert.Regexp(t, count, v, "%s: FUZZTIME must count executions", path)
 		}
 	}
+}
+
+// The readiness wait after a Redis restart or resume bounded each attempt,
+// connection included, by 500 ms. A Redis whose listen queue was full (a
+// node under test reconnecting in a storm, on a loaded host) dropped the
+// first SYN, which the kernel sends again only after a second: every
+// attempt gave up before its connection could be made, and fault tests
+// failed with "not ready ... context deadline exceeded" while redis-cli
+// got PONG. Now the connection is bounded by the whole wait and only the
+// PING by the attempt's bound. A connect that takes longer than one
+// attempt stands in for the dropped SYN.
+func TestRegression_RedisReadinessWaitsOutAConnectSlowerThanOneAttempt(t *testing.T) {
+	mr := redistest.MiniRedis(t)
+	var dials atomic.Int32
+	slow := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		select {
+		case <-time.After(1100 * time.Millisecond): // the retransmitted SYN
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	began := time.Now()
+	require.NoError(t, redistest.WaitReady(ctx, &redis.Options{Addr: mr.Addr(), Dialer: slow}))
+	assert.GreaterOrEqual(t, time.Since(began), time.Second, "the slow connect was waited out")
+	assert.Equal(t, int32(1), dials.Load(), "one attempt was enough")
 }

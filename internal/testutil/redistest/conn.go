@@ -15,7 +15,11 @@ import (
 const (
 	// redisReadyTimeout bounds the wait for a started Redis to answer PING.
 	redisReadyTimeout = 15 * time.Second
-	// redisPingAttemptTimeout bounds one PING attempt inside that wait.
+	// redisPingAttemptTimeout bounds the PING of one attempt inside that
+	// wait, once its connection is up. The connection itself is bounded by
+	// the whole wait: a Redis whose listen queue is full (a node under test
+	// reconnecting in a storm) drops a SYN, which the kernel sends again
+	// only after a second, so an attempt bounded by less could never connect.
 	redisPingAttemptTimeout = 500 * time.Millisecond
 	// redisPollInterval is the pause between two failed attempts.
 	redisPollInterval = 20 * time.Millisecond
@@ -44,9 +48,12 @@ func call(ctx context.Context, opt *redis.Options, fn func(ctx context.Context, 
 	d := &net.Dialer{}
 	var nc net.Conn
 	var err error
-	if opt.TLSConfig != nil {
+	switch {
+	case opt.Dialer != nil: // a test's own way to connect
+		nc, err = opt.Dialer(ctx, network, opt.Addr)
+	case opt.TLSConfig != nil:
 		nc, err = (&tls.Dialer{NetDialer: d, Config: opt.TLSConfig}).DialContext(ctx, network, opt.Addr)
-	} else {
+	default:
 		nc, err = d.DialContext(ctx, network, opt.Addr)
 	}
 	if err != nil {
@@ -89,6 +96,11 @@ func transient(err error) bool {
 	return false
 }
 
+// WaitReady returns once the Redis opt names answers PING, or fails after
+// the readiness bound (15 s) or when ctx ends. opt.Dialer, when set, makes
+// each connection instead of a plain dial of opt.Addr.
+func WaitReady(ctx context.Context, opt *redis.Options) error { return waitReady(ctx, opt, nil) }
+
 // waitReady PINGs until Redis answers, ctx ends or exited is closed (the
 // server process is gone, so waiting longer is pointless).
 func waitReady(ctx context.Context, opt *redis.Options, exited <-chan struct{}) error {
@@ -99,9 +111,11 @@ func waitReady(ctx context.Context, opt *redis.Options, exited <-chan struct{}) 
 	start := time.Now()
 	var last error
 	for {
-		attempt, cancel := context.WithTimeout(ctx, redisPingAttemptTimeout)
-		err := call(attempt, opt, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
-		cancel()
+		err := call(ctx, opt, func(ctx context.Context, c *redis.Client) error {
+			attempt, cancel := context.WithTimeout(ctx, redisPingAttemptTimeout)
+			defer cancel()
+			return c.Ping(attempt).Err()
+		})
 		if err == nil {
 			return nil
 		}
