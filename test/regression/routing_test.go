@@ -1,12 +1,15 @@
 package regression
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/arqonbus/arqonbus/internal/config"
+	"github.com/arqonbus/arqonbus/internal/protocol"
 	"github.com/arqonbus/arqonbus/internal/testutil"
 	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
@@ -63,5 +66,28 @@ func TestRegression_RoomNamesWithColonsDoNotShareMembership(t *testing.T) {
 			require.Len(t, msgs, 1, "history of (a, b:c) holds only its own message")
 			assert.Equal(t, map[string]any{"to": "right"}, field(msgs[0].(map[string]any), "payload"))
 		})
+	}
+}
+
+// A connection was welcomed before it was registered: the welcome, which
+// hands the client its id, was queued first and the hub learnt the id a
+// moment later. A peer that addressed a direct message to the id as soon
+// as the welcome arrived could be told NOT_FOUND, and on a loaded host it
+// was (a unit test failed that way). Now the client is in the hub, and
+// announced to the other nodes, before its welcome is queued; the ws
+// package's TestTheWelcomeGoesOutOnlyOnceTheClientCanBeAddressed holds the
+// announcement open to prove the order. Here many connections are each
+// addressed the moment they are welcomed.
+func TestRegression_AClientIsAddressableAsSoonAsItIsWelcomed(t *testing.T) {
+	s := testutil.StartServer(t)
+	sender := testutil.Dial(t, s)
+	for i := range 200 {
+		target := testutil.Dial(t, s) // returns once the welcome arrived
+		r := testutil.Request(t, sender, &protocol.Envelope{Type: protocol.TypeMessage, ToClient: target.ID(),
+			Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
+		require.Equal(t, protocol.TypeMessageResponse, r.Type, "connection %d: a direct message sent on the welcome: %s", i, protocol.Encode(r))
+		got := testutil.Expect(t, target)
+		assert.Equal(t, target.ID(), got.ToClient)
+		require.NoError(t, target.Close())
 	}
 }

@@ -140,18 +140,20 @@ func (c *conn) ping() {
 // writerDone is closed once the writer has written its last byte.
 func (c *conn) writerDone() <-chan struct{} { return c.out.done }
 
-// serve runs a connection from the welcome to the end: it registers it,
-// arms the keepalive and the token expiry, reads until the connection
+// serve runs a connection from the welcome to the end: it registers it
+// (hub and presence) before it welcomes it, arms the keepalive and the token expiry, reads until the connection
 // ends, waits for the writer to finish, and unregisters it.
 func (s *Server) serve(c *conn) {
 	m := s.o.Metrics
 	m.ConnectionsTotal.Inc()
 	m.ConnectionsActive.Inc()
-	c.Send(protocol.Encode(protocol.Welcome(c.id, s.o.Clock())))
+	// Reachable first, welcomed second: the welcome hands out the id that
+	// others address direct messages to, and no one can know it before.
 	s.o.Hub.Register(c)
 	if s.o.Presence != nil {
 		s.o.Presence.Connected(c.ident.Tenant, c.id)
 	}
+	c.Send(protocol.Encode(protocol.Welcome(c.id, s.o.Clock())))
 	log := s.o.Logger.With("client_id", c.id)
 	log.Debug("client connected", "subject", c.ident.Subject, "tenant", c.ident.Tenant)
 
