@@ -193,10 +193,7 @@ type loadFault struct {
 }
 
 func TestStrictStorageAcknowledgesOnlyWhatRedisHoldsWhenRedisFailsUnderLoad(t *testing.T) {
-	// Not parallel with the other tests (its two faults run side by side):
-	// the tier's parallel phase starts dozens of race-built nodes, and on a
-	// 2-core host Redis brought back from a stop or a pause then did not
-	// answer the harness within its bound.
+	t.Parallel()
 	for _, f := range []loadFault{
 		{name: "Redis is killed and started again", label: "kill", refusals: 200,
 			down: (*redistest.RedisServer).Stop, up: (*redistest.RedisServer).Start},
