@@ -31,9 +31,7 @@ const (
 )
 
 func TestTaskQueueFinishesEveryTaskOnceWhenAWorkerAndThenANodeDieMidRun(t *testing.T) {
-	// Not parallel: two race-built nodes pushing 1,000 tasks take both cores
-	// of a small CI host, and the Redis fault tests that run in parallel
-	// bound how long Redis may take to answer after a pause.
+	t.Parallel()
 	// Two nodes share one Redis (a Redis of its own: the binary's key
 	// prefix is fixed). Workers w1 and w2 serve on node A, w3 on node B; a
 	// client of node A submits 1,000 tasks while they work. Mid-run w1 dies
