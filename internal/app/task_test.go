@@ -18,59 +18,6 @@ import (
 	"github.com/arqonbus/arqonbus/internal/testutil/redistest"
 )
 
-// worker is a connection serving the work queue: replies to its own
-// requests are routed to them, every other frame arrives raw on frames.
-type worker struct {
-	*client.Client
-	frames chan []byte
-}
-
-func dialWorker(t *testing.T, s *testutil.Server) *worker {
-	t.Helper()
-	w := &worker{frames: make(chan []byte, 64)}
-	w.Client = testutil.Dial(t, s, client.Options{OnFrame: func(data []byte) {
-		select {
-		case w.frames <- append([]byte(nil), data...):
-		default:
-			t.Errorf("worker frame buffer full; dropped %s", data)
-		}
-	}})
-	return w
-}
-
-// join sends operator.join for group and returns its one reply.
-func (w *worker) join(t *testing.T, group string) *protocol.Envelope {
-	t.Helper()
-	return testutil.Request(t, w.Client, &protocol.Envelope{Type: protocol.TypeOperatorJoin,
-		Payload: protocol.Object(map[string]string{"group": group})})
-}
-
-// next returns the next frame the worker receives that is not a reply,
-// within wait.
-func (w *worker) next(t *testing.T, wait time.Duration) []byte {
-	t.Helper()
-	select {
-	case f := <-w.frames:
-		return f
-	case <-time.After(wait):
-		t.Fatalf("no frame for the worker within %s", wait)
-		return nil
-	}
-}
-
-// quiet proves the worker received nothing beyond what the test read: a
-// ping's reply comes back, so the connection is alive, and every frame the
-// server sent before it has arrived.
-func (w *worker) quiet(t *testing.T) {
-	t.Helper()
-	testutil.Command(t, w.Client, "ping", nil)
-	select {
-	case f := <-w.frames:
-		t.Fatalf("unexpected frame: %s", f)
-	default:
-	}
-}
-
 // delivery is a task frame as the worker reads it.
 type delivery struct {
 	ID       string          `json:"id"`
@@ -113,15 +60,6 @@ func commandData(t *testing.T, r *protocol.Envelope) map[string]any {
 	return p.Data
 }
 
-func submit(t *testing.T, c *client.Client, group string, task any) string {
-	t.Helper()
-	data := testutil.Command(t, c, "op.task.submit", map[string]any{"group": group, "task": task})
-	assert.Equal(t, group, data["group"])
-	id, _ := data["task_id"].(string)
-	require.Regexp(t, `^task_[0-9a-f]{32}$`, id)
-	return id
-}
-
 // The whole lane on each backend: a worker joins, a client submits, the
 // worker gets the task as an op.task command, answers it, gets its one
 // acknowledgement, and the submitter reads the result.
@@ -142,15 +80,15 @@ func TestATaskGoesFromSubmitterToWorkerAndItsResultBack(t *testing.T) {
 func taskRoundTrip(t *testing.T, s *testutil.Server) {
 	require.Zero(t, s.Counter(t, "commands_total", "operator.join", "success"), "the label starts at 0")
 	require.Zero(t, s.Counter(t, "commands_total", "op.task.complete", "success"), "the label starts at 0")
-	w := dialWorker(t, s)
-	data := commandData(t, w.join(t, "g1"))
+	w := testutil.DialTaskWorker(t, s, 64)
+	data := commandData(t, testutil.JoinWorkers(t, w.Client, "g1"))
 	assert.Equal(t, map[string]any{"group": "g1", "worker": w.ID()}, data)
 	assert.Equal(t, 1.0, s.Counter(t, "commands_total", "operator.join", "success"))
 
 	sub := testutil.Dial(t, s)
-	id := submit(t, sub, "g1", map[string]any{"claim": "water is wet", "n": 3})
+	id := testutil.SubmitTask(t, sub, "g1", map[string]any{"claim": "water is wet", "n": 3})
 
-	d := readDelivery(t, w.next(t, testutil.Timeout))
+	d := readDelivery(t, w.Next(t, testutil.Timeout))
 	assert.Equal(t, id, d.ID)
 	assert.JSONEq(t, `{"claim":"water is wet","n":3}`, string(d.Payload))
 	assert.Equal(t, "g1", d.Metadata.Group)
@@ -162,7 +100,7 @@ func taskRoundTrip(t *testing.T, s *testutil.Server) {
 	assert.Equal(t, "r1", ack.ID)
 	assert.Equal(t, protocol.StatusSuccess, ack.Status)
 	assert.JSONEq(t, `{"task_id":"`+id+`","state":"done"}`, string(ack.Payload))
-	w.quiet(t) // one reply, and no other task
+	w.Quiet(t) // one reply, and no other task
 
 	got := testutil.Command(t, sub, "op.task.get", map[string]any{"task_id": id})
 	assert.Equal(t, id, got["task_id"])
@@ -178,20 +116,20 @@ func taskRoundTrip(t *testing.T, s *testutil.Server) {
 // visibility timeout (30 s by default).
 func TestATaskHeldByADisconnectedWorkerGoesToAnotherWithinASecond(t *testing.T) {
 	s := testutil.StartServer(t)
-	first := dialWorker(t, s)
-	commandData(t, first.join(t, "g1"))
+	first := testutil.DialTaskWorker(t, s, 64)
+	commandData(t, testutil.JoinWorkers(t, first.Client, "g1"))
 	sub := testutil.Dial(t, s)
-	id := submit(t, sub, "g1", map[string]any{"n": 1})
-	d := readDelivery(t, first.next(t, testutil.Timeout))
+	id := testutil.SubmitTask(t, sub, "g1", map[string]any{"n": 1})
+	d := readDelivery(t, first.Next(t, testutil.Timeout))
 	require.Equal(t, id, d.ID)
 	require.Equal(t, 1, d.Metadata.Attempt)
 
-	second := dialWorker(t, s)
-	commandData(t, second.join(t, "g1"))
+	second := testutil.DialTaskWorker(t, s, 64)
+	commandData(t, testutil.JoinWorkers(t, second.Client, "g1"))
 	require.NoError(t, first.Close())
 	left := time.Now()
 
-	d = readDelivery(t, second.next(t, 1500*time.Millisecond))
+	d = readDelivery(t, second.Next(t, 1500*time.Millisecond))
 	assert.Less(t, time.Since(left), 1500*time.Millisecond)
 	assert.Equal(t, id, d.ID)
 	assert.Equal(t, 2, d.Metadata.Attempt)
@@ -212,20 +150,20 @@ func TestTheLaneIsClosedInProdUnlessThePrototypeVariableIsSet(t *testing.T) {
 	}
 	t.Run("closed without the variable", func(t *testing.T) {
 		s := testutil.StartServer(t, prod(false))
-		w := dialWorker(t, s)
-		r := w.join(t, "g1")
+		w := testutil.DialTaskWorker(t, s, 64)
+		r := testutil.JoinWorkers(t, w.Client, "g1")
 		assert.Equal(t, protocol.StatusError, r.Status)
 		assert.Equal(t, string(protocol.CodeFeatureDisabled), r.ErrorCode)
 		assert.Contains(t, r.Error, "ARQONBUS_ENABLE_PROTOTYPE_RSI")
-		w.quiet(t)
+		w.Quiet(t)
 	})
 	t.Run("open with it", func(t *testing.T) {
 		s := testutil.StartServer(t, prod(true))
-		w := dialWorker(t, s)
-		assert.Equal(t, map[string]any{"group": "g1", "worker": w.ID()}, commandData(t, w.join(t, "g1")))
+		w := testutil.DialTaskWorker(t, s, 64)
+		assert.Equal(t, map[string]any{"group": "g1", "worker": w.ID()}, commandData(t, testutil.JoinWorkers(t, w.Client, "g1")))
 		sub := testutil.Dial(t, s)
-		id := submit(t, sub, "g1", map[string]any{"n": 1})
-		assert.Equal(t, id, readDelivery(t, w.next(t, testutil.Timeout)).ID)
+		id := testutil.SubmitTask(t, sub, "g1", map[string]any{"n": 1})
+		assert.Equal(t, id, readDelivery(t, w.Next(t, testutil.Timeout)).ID)
 	})
 }
 
@@ -234,8 +172,8 @@ func TestTheLaneIsClosedInProdUnlessThePrototypeVariableIsSet(t *testing.T) {
 // (with the queue) closes.
 func TestShutdownStopsTheDispatcherAfterTheWorkersLeft(t *testing.T) {
 	s := testutil.StartServer(t)
-	w := dialWorker(t, s)
-	commandData(t, w.join(t, "g1"))
+	w := testutil.DialTaskWorker(t, s, 64)
+	commandData(t, testutil.JoinWorkers(t, w.Client, "g1"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

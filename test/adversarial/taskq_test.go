@@ -51,29 +51,6 @@ func joinWith(t *testing.T, c *client.Client, payload string) *protocol.Envelope
 	return testutil.Request(t, c, &protocol.Envelope{Type: protocol.TypeOperatorJoin, Payload: json.RawMessage(payload)})
 }
 
-// joinGroup makes c a worker of group and checks the documented reply.
-func joinGroup(t *testing.T, c *client.Client, group string) {
-	t.Helper()
-	r := joinWith(t, c, kvArgs(map[string]any{"group": group}))
-	require.Equal(t, protocol.TypeResponse, r.Type, "join %s: %s", group, protocol.Encode(r))
-	require.Equal(t, protocol.StatusSuccess, r.Status, "join %s: %s", group, protocol.Encode(r))
-	var p struct {
-		Data struct{ Group, Worker string }
-	}
-	require.NoError(t, json.Unmarshal(r.Payload, &p))
-	require.Equal(t, group, p.Data.Group)
-	require.Equal(t, c.ID(), p.Data.Worker)
-}
-
-// submitTask queues task for group and returns its id.
-func submitTask(t *testing.T, c *client.Client, group string, task any) string {
-	t.Helper()
-	data := testutil.Command(t, c, "op.task.submit", map[string]any{"group": group, "task": task})
-	id, _ := data["task_id"].(string)
-	require.True(t, taskq.ValidID(id), "task id %q", id)
-	return id
-}
-
 // nextTask returns the next frame c receives within wait and requires it to
 // be a task delivery.
 func nextTask(t *testing.T, c *client.Client, wait time.Duration) *protocol.Envelope {
@@ -93,36 +70,12 @@ func attemptOf(t *testing.T, d *protocol.Envelope) int {
 	return m.Attempt
 }
 
-// answerTask sends c's completion of task id with status and payload and
-// returns its one reply.
-func answerTask(t *testing.T, c *client.Client, id, status, payload string) *protocol.Envelope {
-	t.Helper()
-	env := &protocol.Envelope{Type: protocol.TypeResponse, RequestID: id, Status: status}
-	if payload != "" {
-		env.Payload = json.RawMessage(payload)
-	}
-	return testutil.Request(t, c, env)
-}
-
-// requireAck requires a completion's reply to acknowledge task id in state.
-func requireAck(t *testing.T, r *protocol.Envelope, id, state string) {
-	t.Helper()
-	require.Equal(t, protocol.TypeMessageResponse, r.Type, "completion of %s: %s", id, protocol.Encode(r))
-	assert.JSONEq(t, fmt.Sprintf(`{"task_id":%q,"state":%q}`, id, state), string(r.Payload))
-}
-
 // requireNotHeld requires a completion's reply to be the NOT_FOUND error.
 func requireNotHeld(t *testing.T, r *protocol.Envelope, what string) {
 	t.Helper()
 	require.Equal(t, protocol.TypeError, r.Type, "%s: %s", what, protocol.Encode(r))
 	require.Equal(t, string(protocol.CodeNotFound), r.ErrorCode, "%s: %s", what, protocol.Encode(r))
 	assertNoInternals(t, r, what)
-}
-
-// taskInfo is op.task.get's data for id.
-func taskInfo(t *testing.T, c *client.Client, id string) map[string]any {
-	t.Helper()
-	return testutil.Command(t, c, "op.task.get", map[string]any{"task_id": id})
 }
 
 // completed is tasks_completed_total over both statuses.
@@ -142,51 +95,51 @@ func TestTaskAnswersFromAWorkerThatDoesNotHoldTheTaskAreNotFound(t *testing.T) {
 	holder, impostor := dialAs(t, s, "w1", "acme", "operator"), dialAs(t, s, "w2", "acme", "operator")
 	globex, globexWorker := dialAs(t, s, "submitter", "globex", "user"), dialAs(t, s, "w1", "globex", "operator")
 
-	joinGroup(t, holder, "jobs")
-	mine := submitTask(t, acme, "jobs", map[string]any{"n": 1})
+	testutil.MustJoinWorkers(t, holder, "jobs")
+	mine := testutil.SubmitTask(t, acme, "jobs", map[string]any{"n": 1})
 	d := nextTask(t, holder, testutil.Timeout)
 	require.Equal(t, mine, d.ID)
 	require.Equal(t, 1, attemptOf(t, d))
-	joinGroup(t, impostor, "jobs") // the holder is full (prefetch 1): nothing for the impostor yet
-	joinGroup(t, globexWorker, "jobs")
-	theirs := submitTask(t, globex, "jobs", map[string]any{"n": 2})
+	testutil.MustJoinWorkers(t, impostor, "jobs") // the holder is full (prefetch 1): nothing for the impostor yet
+	testutil.MustJoinWorkers(t, globexWorker, "jobs")
+	theirs := testutil.SubmitTask(t, globex, "jobs", map[string]any{"n": 2})
 	require.Equal(t, theirs, nextTask(t, globexWorker, testutil.Timeout).ID)
 
 	before := completed(t, s)
 	forged := []string{taskq.NewID(), taskq.NewID(), "task_" + strings.Repeat("0", 32), "task_" + strings.Repeat("f", 32)}
 	for _, status := range []string{protocol.StatusSuccess, protocol.StatusError} {
 		for _, id := range forged {
-			requireNotHeld(t, answerTask(t, impostor, id, status, `{"forged":true}`), "a made-up id "+id)
+			requireNotHeld(t, testutil.AnswerTask(t, impostor, id, status, `{"forged":true}`), "a made-up id "+id)
 		}
-		requireNotHeld(t, answerTask(t, impostor, mine, status, `{"stolen":true}`), "another worker's task")
-		requireNotHeld(t, answerTask(t, impostor, theirs, status, `{"stolen":true}`), "another tenant's task")
-		requireNotHeld(t, answerTask(t, globexWorker, mine, status, `{"stolen":true}`), "another tenant's task, same group name")
-		requireNotHeld(t, answerTask(t, holder, theirs, status, `{"stolen":true}`), "another tenant's task, by a holder of its own")
-		requireNotHeld(t, answerTask(t, acme, mine, status, `{"stolen":true}`), "a task answered by a connection that is no worker")
+		requireNotHeld(t, testutil.AnswerTask(t, impostor, mine, status, `{"stolen":true}`), "another worker's task")
+		requireNotHeld(t, testutil.AnswerTask(t, impostor, theirs, status, `{"stolen":true}`), "another tenant's task")
+		requireNotHeld(t, testutil.AnswerTask(t, globexWorker, mine, status, `{"stolen":true}`), "another tenant's task, same group name")
+		requireNotHeld(t, testutil.AnswerTask(t, holder, theirs, status, `{"stolen":true}`), "another tenant's task, by a holder of its own")
+		requireNotHeld(t, testutil.AnswerTask(t, acme, mine, status, `{"stolen":true}`), "a task answered by a connection that is no worker")
 	}
 	assert.InDelta(t, before, completed(t, s), 0, "no forged answer was counted as a completion")
 
-	got := taskInfo(t, acme, mine)
+	got := testutil.TaskInfo(t, acme, mine)
 	assert.Equal(t, "running", got["state"], "the holder's task is still running: %v", got)
 	assert.Equal(t, 1.0, got["attempts"])
 	assert.NotContains(t, got, "result", "no forged result was recorded")
-	got = taskInfo(t, globex, theirs)
+	got = testutil.TaskInfo(t, globex, theirs)
 	assert.Equal(t, "running", got["state"], "the other tenant's task is still running: %v", got)
 	assert.NotContains(t, got, "result")
 
 	// The impostor is still a working worker: it gets and finishes a task.
 	assertStillOpen(t, impostor)
-	next := submitTask(t, acme, "jobs", map[string]any{"n": 3})
+	next := testutil.SubmitTask(t, acme, "jobs", map[string]any{"n": 3})
 	require.Equal(t, next, nextTask(t, impostor, testutil.Timeout).ID)
-	requireAck(t, answerTask(t, impostor, next, protocol.StatusSuccess, `{"by":"w2"}`), next, "done")
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, impostor, next, protocol.StatusSuccess, `{"by":"w2"}`), next, "done")
 
 	// The rightful holders were never disturbed.
-	requireAck(t, answerTask(t, holder, mine, protocol.StatusSuccess, `{"by":"w1"}`), mine, "done")
-	requireAck(t, answerTask(t, globexWorker, theirs, protocol.StatusError, `{"by":"globex"}`), theirs, "failed")
-	got = taskInfo(t, acme, mine)
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, holder, mine, protocol.StatusSuccess, `{"by":"w1"}`), mine, "done")
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, globexWorker, theirs, protocol.StatusError, `{"by":"globex"}`), theirs, "failed")
+	got = testutil.TaskInfo(t, acme, mine)
 	assert.Equal(t, "done", got["state"])
 	assert.Equal(t, map[string]any{"by": "w1"}, got["result"], "the holder's result, never a forged one")
-	got = taskInfo(t, globex, theirs)
+	got = testutil.TaskInfo(t, globex, theirs)
 	assert.Equal(t, "failed", got["state"])
 	assert.Equal(t, map[string]any{"by": "globex"}, got["result"])
 	assert.InDelta(t, before+3, completed(t, s), 0)
@@ -198,18 +151,18 @@ func TestTaskAnswersFromAWorkerThatDoesNotHoldTheTaskAreNotFound(t *testing.T) {
 func TestATaskAnsweredTwiceIsAcknowledgedOnce(t *testing.T) {
 	s := taskServer(t)
 	submitter, worker := testutil.Dial(t, s), testutil.Dial(t, s)
-	joinGroup(t, worker, "twice")
-	id := submitTask(t, submitter, "twice", map[string]any{"q": "x"})
+	testutil.MustJoinWorkers(t, worker, "twice")
+	id := testutil.SubmitTask(t, submitter, "twice", map[string]any{"q": "x"})
 	require.Equal(t, id, nextTask(t, worker, testutil.Timeout).ID)
 	done, failed := s.Counter(t, "tasks_completed_total", "done"), s.Counter(t, "tasks_completed_total", "failed")
 
-	requireAck(t, answerTask(t, worker, id, protocol.StatusSuccess, `{"answer":1}`), id, "done")
-	requireNotHeld(t, answerTask(t, worker, id, protocol.StatusSuccess, `{"answer":2}`), "a second success")
-	requireNotHeld(t, answerTask(t, worker, id, protocol.StatusError, `{"answer":3}`), "a later error")
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, worker, id, protocol.StatusSuccess, `{"answer":1}`), id, "done")
+	requireNotHeld(t, testutil.AnswerTask(t, worker, id, protocol.StatusSuccess, `{"answer":2}`), "a second success")
+	requireNotHeld(t, testutil.AnswerTask(t, worker, id, protocol.StatusError, `{"answer":3}`), "a later error")
 
 	assert.InDelta(t, done+1, s.Counter(t, "tasks_completed_total", "done"), 0, "one completion counted")
 	assert.InDelta(t, failed, s.Counter(t, "tasks_completed_total", "failed"), 0, "the late error was not counted")
-	got := taskInfo(t, submitter, id)
+	got := testutil.TaskInfo(t, submitter, id)
 	assert.Equal(t, "done", got["state"])
 	assert.Equal(t, map[string]any{"answer": 1.0}, got["result"], "the first answer's result stands")
 	assertStillOpen(t, worker)
@@ -227,11 +180,11 @@ func TestASilentWorkerLosesItsTaskAndTheTaskDiesAfterMaxAttempts(t *testing.T) {
 	})
 	submitter := testutil.Dial(t, s)
 	first, second := testutil.Dial(t, s), testutil.Dial(t, s)
-	joinGroup(t, first, "silent")
-	joinGroup(t, second, "silent")
+	testutil.MustJoinWorkers(t, first, "silent")
+	testutil.MustJoinWorkers(t, second, "silent")
 	dead0, redelivered0 := s.Counter(t, "tasks_dead_total"), s.Counter(t, "tasks_redelivered_total")
 
-	id := submitTask(t, submitter, "silent", map[string]any{"never": "answered"})
+	id := testutil.SubmitTask(t, submitter, "silent", map[string]any{"never": "answered"})
 	// Deliveries alternate between the two workers (round robin from the
 	// one after the last served); the attempt number counts them all.
 	workers := []*client.Client{first, second}
@@ -255,21 +208,21 @@ func TestASilentWorkerLosesItsTaskAndTheTaskDiesAfterMaxAttempts(t *testing.T) {
 		if prev := holderOf[attempt-1]; prev != nil {
 			assert.NotSame(t, prev, who, "attempt %d went to the worker that let attempt %d expire", attempt, attempt-1)
 			// The previous holder lost the task: its late answer is refused.
-			requireNotHeld(t, answerTask(t, prev, id, protocol.StatusSuccess, `{"late":true}`), "a late answer")
+			requireNotHeld(t, testutil.AnswerTask(t, prev, id, protocol.StatusSuccess, `{"late":true}`), "a late answer")
 		}
 		holderOf[attempt] = who
-		info := taskInfo(t, submitter, id)
+		info := testutil.TaskInfo(t, submitter, id)
 		assert.Equal(t, "running", info["state"])
 		assert.Equal(t, float64(attempt), info["attempts"], "attempts counts deliveries")
 	}
 	assert.Equal(t, []int{1, 2, 3}, got, "each redelivery carries attempt+1")
 
-	testutil.Eventually(t, func() bool { return taskInfo(t, submitter, id)["state"] == "dead" },
+	testutil.Eventually(t, func() bool { return testutil.TaskInfo(t, submitter, id)["state"] == "dead" },
 		testutil.Timeout, "the task dead after %d expired deliveries", maxAttempts)
-	info := taskInfo(t, submitter, id)
+	info := testutil.TaskInfo(t, submitter, id)
 	assert.Equal(t, float64(maxAttempts), info["attempts"])
 	assert.NotContains(t, info, "result")
-	requireNotHeld(t, answerTask(t, holderOf[maxAttempts], id, protocol.StatusSuccess, `{"late":true}`), "an answer to a dead task")
+	requireNotHeld(t, testutil.AnswerTask(t, holderOf[maxAttempts], id, protocol.StatusSuccess, `{"late":true}`), "an answer to a dead task")
 	dead := testutil.Command(t, submitter, "op.task.dead", map[string]any{"group": "silent"})
 	require.Equal(t, 1.0, dead["count"], "%v", dead)
 	letter := dead["tasks"].([]any)[0].(map[string]any)
@@ -285,7 +238,7 @@ func TestASilentWorkerLosesItsTaskAndTheTaskDiesAfterMaxAttempts(t *testing.T) {
 	// are alive and idle (a fresh task reaches one of them).
 	testutil.ExpectNone(t, first, 3*taskVisibility)
 	testutil.ExpectNone(t, second, 0)
-	fresh := submitTask(t, submitter, "silent", map[string]any{"fresh": true})
+	fresh := testutil.SubmitTask(t, submitter, "silent", map[string]any{"fresh": true})
 	var d *protocol.Envelope
 	require.True(t, testutil.Poll(testutil.Timeout, func() bool {
 		for _, w := range workers {
@@ -326,7 +279,7 @@ func TestAnOperatorJoinFloodIsBoundedPerWorker(t *testing.T) {
 
 	w := conns[0]
 	for range 5 {
-		joinGroup(t, w, "g0") // again: one registration, not refused by the limit
+		testutil.MustJoinWorkers(t, w, "g0") // again: one registration, not refused by the limit
 	}
 	assert.InDelta(t, floods*limit, s.Counter(t, "task_workers"), 0, "joining a group twice is one registration")
 
@@ -355,14 +308,14 @@ func TestAnOperatorJoinFloodIsBoundedPerWorker(t *testing.T) {
 	assert.InDelta(t, floods*limit, s.Counter(t, "task_workers"), 0, "no bad name registered a worker")
 	// A 128-character name is the longest accepted, once a slot is free.
 	testutil.Command(t, w, "op.worker.leave", map[string]any{"group": "g3"})
-	joinGroup(t, w, strings.Repeat("g", 128))
+	testutil.MustJoinWorkers(t, w, strings.Repeat("g", 128))
 
 	// The flooders still work as workers, and the node serves bystanders.
 	submitter := testutil.Dial(t, s)
-	id := submitTask(t, submitter, strings.Repeat("g", 128), map[string]any{"n": 1})
+	id := testutil.SubmitTask(t, submitter, strings.Repeat("g", 128), map[string]any{"n": 1})
 	d := nextTask(t, w, testutil.Timeout)
 	require.Equal(t, id, d.ID)
-	requireAck(t, answerTask(t, w, id, protocol.StatusSuccess, `{}`), id, "done")
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, w, id, protocol.StatusSuccess, `{}`), id, "done")
 	b.stillServed(t)
 
 	for _, c := range conns {
@@ -383,8 +336,8 @@ func TestMalformedTasksAndAnswersAreRefusedAndTheNodeKeepsServing(t *testing.T) 
 	s := taskServer(t, func(c *config.Config) { c.TaskMaxBytes = maxBytes })
 	b := newBystander(t, s)
 	c, worker := testutil.Dial(t, s), testutil.Dial(t, s)
-	joinGroup(t, worker, "shape")
-	joinGroup(t, worker, taskq.TruthGroup)
+	testutil.MustJoinWorkers(t, worker, "shape")
+	testutil.MustJoinWorkers(t, worker, taskq.TruthGroup)
 	submitted := s.Counter(t, "tasks_submitted_total")
 
 	big := `{"blob":"` + pad(maxBytes) + `"}`
@@ -419,19 +372,19 @@ func TestMalformedTasksAndAnswersAreRefusedAndTheNodeKeepsServing(t *testing.T) 
 
 	// Exactly at the limit is accepted.
 	exact := `{"blob":"` + pad(maxBytes-len(`{"blob":""}`)) + `"}`
-	id := submitTask(t, c, "shape", json.RawMessage(exact))
+	id := testutil.SubmitTask(t, c, "shape", json.RawMessage(exact))
 	require.Equal(t, id, nextTask(t, worker, testutil.Timeout).ID)
 
 	for _, status := range []string{"ok", "SUCCESS", "done", "failed", "pending", " success"} {
-		r := answerTask(t, worker, id, status, `{"x":1}`)
+		r := testutil.AnswerTask(t, worker, id, status, `{"x":1}`)
 		assert.Equal(t, string(protocol.CodeValidation), r.ErrorCode, "status %q: %s", status, protocol.Encode(r))
 		assertNoInternals(t, r, "status "+status)
 	}
-	got := taskInfo(t, c, id)
+	got := testutil.TaskInfo(t, c, id)
 	assert.Equal(t, "running", got["state"], "a refused answer leaves the task with its worker: %v", got)
 	assert.NotContains(t, got, "result")
-	requireAck(t, answerTask(t, worker, id, protocol.StatusSuccess, `{"x":2}`), id, "done")
-	assert.Equal(t, map[string]any{"x": 2.0}, taskInfo(t, c, id)["result"])
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, worker, id, protocol.StatusSuccess, `{"x":2}`), id, "done")
+	assert.Equal(t, map[string]any{"x": 2.0}, testutil.TaskInfo(t, c, id)["result"])
 	assertStillOpen(t, c)
 	b.stillServed(t)
 }
@@ -446,14 +399,14 @@ func TestTenantsNeverSeeEachOthersTasks(t *testing.T) {
 	for _, tenant := range tenants {
 		submitters[tenant] = dialAs(t, s, "submitter", tenant, "user")
 		workers[tenant] = dialAs(t, s, "worker", tenant, "operator")
-		joinGroup(t, workers[tenant], "shared")
-		joinGroup(t, workers[tenant], taskq.TruthGroup)
+		testutil.MustJoinWorkers(t, workers[tenant], "shared")
+		testutil.MustJoinWorkers(t, workers[tenant], taskq.TruthGroup)
 	}
 
 	// globex queues several tasks; its worker gets them all, one by one.
 	var theirs []string
 	for i := range 4 {
-		theirs = append(theirs, submitTask(t, submitters["globex"], "shared", map[string]any{"globex": i}))
+		theirs = append(theirs, testutil.SubmitTask(t, submitters["globex"], "shared", map[string]any{"globex": i}))
 	}
 	r := kvCall(t, submitters["globex"], "truth.verify", `{"claim":"globex"}`)
 	require.Empty(t, r.ErrorCode, "%s", protocol.Encode(r))
@@ -467,7 +420,7 @@ func TestTenantsNeverSeeEachOthersTasks(t *testing.T) {
 	for range theirs {
 		d := nextTask(t, workers["globex"], testutil.Timeout)
 		assert.Contains(t, theirs, d.ID)
-		requireAck(t, answerTask(t, workers["globex"], d.ID, protocol.StatusSuccess, `{"secret":"globex"}`), d.ID, "done")
+		testutil.RequireTaskAck(t, testutil.AnswerTask(t, workers["globex"], d.ID, protocol.StatusSuccess, `{"secret":"globex"}`), d.ID, "done")
 	}
 	// acme's worker, in groups of the same names, received none of it.
 	testutil.ExpectNone(t, workers["acme"], 3*taskPoll)
@@ -477,17 +430,17 @@ func TestTenantsNeverSeeEachOthersTasks(t *testing.T) {
 		r := kvCall(t, acme, "op.task.get", kvArgs(map[string]any{"task_id": id}))
 		assert.Equal(t, string(protocol.CodeNotFound), r.ErrorCode, "acme reads globex's %s: %s", id, protocol.Encode(r))
 		assert.NotContains(t, string(protocol.Encode(r)), "secret")
-		assert.Equal(t, "done", taskInfo(t, submitters["globex"], id)["state"], "globex reads its own")
+		assert.Equal(t, "done", testutil.TaskInfo(t, submitters["globex"], id)["state"], "globex reads its own")
 	}
 	dead := testutil.Command(t, workers["acme"], "op.task.dead", map[string]any{"group": "shared"})
 	assert.Equal(t, 0.0, dead["count"])
 
 	// acme's own task reaches acme's worker only.
-	mine := submitTask(t, acme, "shared", map[string]any{"acme": true})
+	mine := testutil.SubmitTask(t, acme, "shared", map[string]any{"acme": true})
 	require.Equal(t, mine, nextTask(t, workers["acme"], testutil.Timeout).ID)
 	testutil.ExpectNone(t, workers["globex"], 3*taskPoll)
-	requireNotHeld(t, answerTask(t, workers["globex"], mine, protocol.StatusSuccess, `{}`), "globex answers acme's task")
+	requireNotHeld(t, testutil.AnswerTask(t, workers["globex"], mine, protocol.StatusSuccess, `{}`), "globex answers acme's task")
 	r = kvCall(t, submitters["globex"], "op.task.get", kvArgs(map[string]any{"task_id": mine}))
 	assert.Equal(t, string(protocol.CodeNotFound), r.ErrorCode, "%s", protocol.Encode(r))
-	requireAck(t, answerTask(t, workers["acme"], mine, protocol.StatusSuccess, `{}`), mine, "done")
+	testutil.RequireTaskAck(t, testutil.AnswerTask(t, workers["acme"], mine, protocol.StatusSuccess, `{}`), mine, "done")
 }

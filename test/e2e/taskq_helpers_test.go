@@ -22,34 +22,6 @@ import (
 // taskDeliveryCommand is the command of a task delivery (SPEC §11.1).
 const taskDeliveryCommand = "op.task"
 
-// joinWorkers sends operator.join for group on c and returns its one reply.
-func joinWorkers(t *testing.T, c *client.Client, group string) *protocol.Envelope {
-	t.Helper()
-	return testutil.Request(t, c, &protocol.Envelope{ID: "join_" + group, Type: protocol.TypeOperatorJoin,
-		Payload: protocol.Object(map[string]string{"group": group})})
-}
-
-// mustJoinWorkers joins c to group's workers, failing unless the reply is
-// the success SPEC §11.1 describes.
-func mustJoinWorkers(t *testing.T, c *client.Client, group string) {
-	t.Helper()
-	r := joinWorkers(t, c, group)
-	require.Equal(t, protocol.TypeResponse, r.Type, "join reply: %s", protocol.Encode(r))
-	require.Equal(t, protocol.StatusSuccess, r.Status, "join reply: %s", protocol.Encode(r))
-	require.Equal(t, "join_"+group, r.RequestID)
-	require.Equal(t, map[string]any{"group": group, "worker": c.ID()}, data(t, r))
-}
-
-// submitTask submits task to group and returns the task id.
-func submitTask(t *testing.T, c *client.Client, group string, task any) string {
-	t.Helper()
-	d := testutil.Command(t, c, "op.task.submit", map[string]any{"group": group, "task": task})
-	id, _ := d["task_id"].(string)
-	require.Regexp(t, `^task_[0-9a-f]{32}$`, id, "op.task.submit data: %v", d)
-	require.Equal(t, group, d["group"])
-	return id
-}
-
 // taskState is the data of an op.task.get reply.
 type taskState struct {
 	TaskID   string          `json:"task_id"`
@@ -112,7 +84,7 @@ func startQueueWorker(t *testing.T, name, url, group string) *queueWorker {
 	t.Helper()
 	w := &queueWorker{name: name, c: dial(t, url), held: make(chan string, 1), done: make(chan struct{}),
 		doneReplies: map[string]int{}, notFound: map[string]int{}, answered: map[string]string{}}
-	mustJoinWorkers(t, w.c, group)
+	testutil.MustJoinWorkers(t, w.c, group)
 	go w.serve()
 	t.Cleanup(func() { _ = w.c.Close(); <-w.done })
 	return w

@@ -317,12 +317,12 @@ func TestTaskQueueLaneIsClosedInEveryStagingAndProdSpellingUntilTheFlagOpensIt(t
 		worker := dialToken(t, p.URL, testutil.Token(t, secret, testutil.Claims("ops", "acme", "operator")))
 		user := dialToken(t, p.URL, testutil.Token(t, secret, testutil.Claims("alice", "acme", "user")))
 
-		r := joinWorkers(t, user, "gate")
+		r := testutil.JoinWorkers(t, user, "gate")
 		assert.Equal(t, protocol.CodeAuthorization, protocol.AsWire(client.ReplyError(r)).Code,
 			"a user cannot register a worker: %s", protocol.Encode(r))
-		mustJoinWorkers(t, worker, "gate")
+		testutil.MustJoinWorkers(t, worker, "gate")
 
-		id := submitTask(t, user, "gate", map[string]any{"q": "2+2"})
+		id := testutil.SubmitTask(t, user, "gate", map[string]any{"q": "2+2"})
 		task := testutil.Expect(t, worker)
 		require.Equal(t, protocol.TypeCommand, task.Type, "delivery: %s", protocol.Encode(task))
 		assert.Equal(t, taskDeliveryCommand, task.Command)

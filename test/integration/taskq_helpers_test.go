@@ -46,62 +46,21 @@ type taskDelivery struct {
 	} `json:"metadata"`
 }
 
-// taskWorker is a connection serving the work queue: replies to its own
-// requests go to them, every other frame arrives on frames.
-type taskWorker struct {
-	*client.Client
-	frames chan []byte
-}
+// taskWorker is a testutil.TaskWorker whose frames are read as task
+// deliveries.
+type taskWorker struct{ *testutil.TaskWorker }
 
 // dialTaskWorker connects a worker to s; the connection closes when the
 // test ends.
 func dialTaskWorker(t *testing.T, s *testutil.Server) *taskWorker {
 	t.Helper()
-	w := &taskWorker{frames: make(chan []byte, 1024)}
-	w.Client = testutil.Dial(t, s, client.Options{OnFrame: func(data []byte) {
-		select {
-		case w.frames <- append([]byte(nil), data...):
-		default:
-			t.Errorf("worker frame buffer full; dropped %s", data)
-		}
-	}})
-	return w
-}
-
-// join makes the connection a worker of group, failing on any other
-// answer than the documented one.
-func (w *taskWorker) join(t *testing.T, group string) {
-	t.Helper()
-	r := testutil.Request(t, w.Client, &protocol.Envelope{Type: protocol.TypeOperatorJoin,
-		Payload: protocol.Object(map[string]string{"group": group})})
-	if err := client.ReplyError(r); err != nil || r.Type != protocol.TypeResponse {
-		t.Fatalf("join %s: %s", group, protocol.Encode(r))
-	}
+	return &taskWorker{testutil.DialTaskWorker(t, s, 1024)}
 }
 
 // next returns the next task delivered to the worker within wait.
 func (w *taskWorker) next(t *testing.T, wait time.Duration) taskDelivery {
 	t.Helper()
-	select {
-	case f := <-w.frames:
-		return decodeDelivery(t, f)
-	case <-time.After(wait):
-		t.Fatalf("no task for worker %s within %s", w.ID(), wait)
-		return taskDelivery{}
-	}
-}
-
-// quiet proves the worker received nothing beyond what the test read: a
-// ping's reply comes back, so the connection is alive and every frame the
-// server sent before it has arrived.
-func (w *taskWorker) quiet(t *testing.T) {
-	t.Helper()
-	testutil.Command(t, w.Client, "ping", nil)
-	select {
-	case f := <-w.frames:
-		t.Fatalf("unexpected frame for worker %s: %s", w.ID(), f)
-	default:
-	}
+	return decodeDelivery(t, w.Next(t, wait))
 }
 
 func decodeDelivery(t testing.TB, raw []byte) taskDelivery {
@@ -120,19 +79,6 @@ func (w *taskWorker) answer(ctx context.Context, id string, result any) (*protoc
 		RequestID: id, Status: protocol.StatusSuccess, Payload: protocol.Object(result)})
 }
 
-// complete answers task id with success and requires the done
-// acknowledgement.
-func (w *taskWorker) complete(t *testing.T, id string) {
-	t.Helper()
-	r, err := w.answer(testutil.Ctx(t), id, map[string]any{"ok": true})
-	if err != nil {
-		t.Fatalf("complete %s: %v", id, err)
-	}
-	if r.Type != protocol.TypeMessageResponse || taskAckState(r) != "done" {
-		t.Fatalf("complete %s: %s", id, protocol.Encode(r))
-	}
-}
-
 // taskAckState is the state a completion's message_response names.
 func taskAckState(r *protocol.Envelope) string {
 	var p struct {
@@ -140,17 +86,6 @@ func taskAckState(r *protocol.Envelope) string {
 	}
 	_ = json.Unmarshal(r.Payload, &p)
 	return p.State
-}
-
-// submitTask submits task to group and returns its id.
-func submitTask(t *testing.T, c *client.Client, group string, task any) string {
-	t.Helper()
-	data := testutil.Command(t, c, "op.task.submit", map[string]any{"group": group, "task": task})
-	id, _ := data["task_id"].(string)
-	if !strings.HasPrefix(id, "task_") {
-		t.Fatalf("submit answered %v", data)
-	}
-	return id
 }
 
 // taskState reads a task's state and attempts with op.task.get.
@@ -212,7 +147,7 @@ func startAutoWorker(t *testing.T, s *testutil.Server, group string) *autoWorker
 	t.Helper()
 	a := &autoWorker{taskWorker: dialTaskWorker(t, s), done: map[string]int{}, notFound: map[string]int{},
 		stop: make(chan struct{})}
-	a.join(t, group)
+	testutil.MustJoinWorkers(t, a.Client, group)
 	a.stoppedWG.Add(1)
 	go a.run()
 	t.Cleanup(a.Stop)
@@ -236,7 +171,7 @@ func (a *autoWorker) run() {
 		select {
 		case <-a.stop:
 			return
-		case raw = <-a.frames:
+		case raw = <-a.Frames():
 		}
 		var d taskDelivery
 		if err := json.Unmarshal(raw, &d); err != nil || d.Command != "op.task" {

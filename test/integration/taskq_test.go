@@ -56,14 +56,14 @@ func TestCorruptTaskEntriesAreDeadLetteredOnceAndNeverDelivered(t *testing.T) {
 	rc := redistest.RedisClient(t, srv)
 	group := uniq("corrupt")
 	w := dialTaskWorker(t, s)
-	w.join(t, group)
+	testutil.MustJoinWorkers(t, w.Client, group)
 	sub := testutil.Dial(t, s)
 
 	// A real task first: the stream and its consumer group exist, and the
 	// worker works.
-	first := submitTask(t, sub, group, map[string]any{"n": 1})
+	first := testutil.SubmitTask(t, sub, group, map[string]any{"n": 1})
 	require.Equal(t, first, w.next(t, testutil.Timeout).ID)
-	w.complete(t, first)
+	testutil.CompleteTask(t, w.Client, first)
 	stream := taskStreamKey(t, rc, group)
 
 	ctx := testutil.Ctx(t)
@@ -82,19 +82,23 @@ func TestCorruptTaskEntriesAreDeadLetteredOnceAndNeverDelivered(t *testing.T) {
 	// Each is dead-lettered; then a real task reaches the worker.
 	testutil.Eventually(t, func() bool { return s.Counter(t, "task_decode_failures_total") >= 3 },
 		testutil.Timeout, "three decode failures counted")
-	second := submitTask(t, sub, group, map[string]any{"n": 3})
+	second := testutil.SubmitTask(t, sub, group, map[string]any{"n": 3})
 	d := w.next(t, testutil.Timeout)
 	require.Equal(t, second, d.ID, "the worker gets the real task, not a corrupt entry")
 	assert.JSONEq(t, `{"n":3}`, string(d.Payload))
-	w.complete(t, second)
+	testutil.CompleteTask(t, w.Client, second)
 
 	// Several poll intervals later (a wait for nothing to happen, so a
-	// fixed one): nothing was met again.
+	// fixed one): nothing was met again, and the dispatcher was polling all
+	// along (a task submitted now still arrives).
 	time.Sleep(10 * s.Config.TaskPollInterval)
-	w.quiet(t)
+	w.Quiet(t)
+	third := testutil.SubmitTask(t, sub, group, map[string]any{"n": 4})
+	require.Equal(t, third, w.next(t, testutil.Timeout).ID, "the dispatcher still hands tasks over")
+	testutil.CompleteTask(t, w.Client, third)
 	assert.Equal(t, 3.0, s.Counter(t, "task_decode_failures_total"), "each corrupt entry counted once")
 	assert.Equal(t, 3.0, s.Counter(t, "tasks_dead_total"), "each corrupt entry is one dead task")
-	assert.Equal(t, 2.0, s.Counter(t, "tasks_delivered_total"), "only the real tasks were delivered")
+	assert.Equal(t, 3.0, s.Counter(t, "tasks_delivered_total"), "only the real tasks were delivered")
 	logs := s.Logs.String()
 	for _, e := range entries {
 		lines := logLines(logs, `msg="task entry did not decode"`, "entry_id="+e)
@@ -257,11 +261,11 @@ func TestATaskCrossesNodesAndGoesBackWhenItsWorkerDisconnects(t *testing.T) {
 	require.Equal(t, 30*time.Second, a.Config.TaskVisibilityTimeout, "the default visibility timeout, far beyond the waits below")
 	group := uniq("cross")
 	onB := dialTaskWorker(t, b)
-	onB.join(t, group)
+	testutil.MustJoinWorkers(t, onB.Client, group)
 	sub := testutil.Dial(t, a)
 
 	submitted := time.Now()
-	id := submitTask(t, sub, group, map[string]any{"n": 1})
+	id := testutil.SubmitTask(t, sub, group, map[string]any{"n": 1})
 	d := onB.next(t, testutil.Timeout)
 	took := time.Since(submitted)
 	require.Equal(t, id, d.ID)
@@ -270,15 +274,15 @@ func TestATaskCrossesNodesAndGoesBackWhenItsWorkerDisconnects(t *testing.T) {
 	assert.Less(t, took, b.Config.TaskPollInterval+500*time.Millisecond, "node B finds the task within about its poll interval")
 
 	onA := dialTaskWorker(t, a)
-	onA.join(t, group)
+	testutil.MustJoinWorkers(t, onA.Client, group)
 	require.NoError(t, onB.Close())
 	left := time.Now()
 	d = onA.next(t, testutil.Timeout)
 	require.Equal(t, id, d.ID)
 	assert.Equal(t, 2, d.Metadata.Attempt, "the second delivery is attempt 2")
 	assert.Less(t, time.Since(left), 1500*time.Millisecond, "a disconnected worker's task moves on within a second or so")
-	onA.complete(t, id)
-	onA.quiet(t)
+	testutil.CompleteTask(t, onA.Client, id)
+	onA.Quiet(t)
 
 	st, attempts := taskState(t, sub, id)
 	assert.Equal(t, "done", st)

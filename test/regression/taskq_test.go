@@ -1,7 +1,6 @@
 package regression
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -28,29 +27,12 @@ func taskKeys(t *testing.T, c *redis.Client, group string) (stream, dead string)
 	return q.StreamKey("", group), q.DeadKey("", group)
 }
 
-// joinTasks makes c a worker of group.
-func joinTasks(t *testing.T, c *client.Client, group string) *protocol.Envelope {
-	t.Helper()
-	return testutil.Request(t, c, &protocol.Envelope{Type: protocol.TypeOperatorJoin,
-		Payload: protocol.Object(map[string]string{"group": group})})
-}
-
 // nextDelivery returns the next task delivered to c.
 func nextDelivery(t *testing.T, c *client.Client) *protocol.Envelope {
 	t.Helper()
 	d := testutil.Expect(t, c)
 	require.Equal(t, "op.task", d.Command, "a task delivery: %s", protocol.Encode(d))
 	return d
-}
-
-// completeTask answers task id with success and requires the done
-// acknowledgement.
-func completeTask(t *testing.T, c *client.Client, id string) {
-	t.Helper()
-	r := testutil.Request(t, c, &protocol.Envelope{Type: protocol.TypeResponse, RequestID: id,
-		Status: protocol.StatusSuccess, Payload: json.RawMessage(`{"ok":true}`)})
-	require.Equal(t, protocol.TypeMessageResponse, r.Type, "%s", protocol.Encode(r))
-	assert.JSONEq(t, `{"task_id":"`+id+`","state":"done"}`, string(r.Payload))
 }
 
 // The original work queue read tasks with XREADGROUP and never XACKed
@@ -68,7 +50,7 @@ func TestRegression_TasksAreAcknowledgedOnCompletion(t *testing.T) {
 	const group = "acked"
 	stream, _ := taskKeys(t, rc, group)
 	submitter, worker := testutil.Dial(t, s), testutil.Dial(t, s)
-	require.Empty(t, joinTasks(t, worker, group).ErrorCode)
+	require.Empty(t, testutil.JoinWorkers(t, worker, group).ErrorCode)
 
 	for i := range 3 {
 		data := testutil.Command(t, submitter, "op.task.submit", map[string]any{"group": group, "task": map[string]any{"n": i}})
@@ -81,7 +63,7 @@ func TestRegression_TasksAreAcknowledgedOnCompletion(t *testing.T) {
 		require.EqualValues(t, 1, pending.Count, "the running task is pending")
 		assert.Equal(t, map[string]int64{worker.ID(): 1}, pending.Consumers)
 
-		completeTask(t, worker, id)
+		testutil.CompleteTask(t, worker, id)
 		pending, err = rc.XPending(testutil.Ctx(t), stream, "workers").Result()
 		require.NoError(t, err)
 		assert.EqualValues(t, 0, pending.Count, "a completed task is acknowledged")
@@ -114,7 +96,7 @@ func TestRegression_UndecodableTaskEntriesAreDeadLetteredNotSkipped(t *testing.T
 	before := s.Counter(t, "task_decode_failures_total")
 
 	worker, submitter := testutil.Dial(t, s), testutil.Dial(t, s)
-	require.Empty(t, joinTasks(t, worker, group).ErrorCode)
+	require.Empty(t, testutil.JoinWorkers(t, worker, group).ErrorCode)
 	testutil.Eventually(t, func() bool { return s.Counter(t, "task_decode_failures_total") == before+1 },
 		testutil.Timeout, "the corrupt entry counted")
 
@@ -142,7 +124,7 @@ func TestRegression_UndecodableTaskEntriesAreDeadLetteredNotSkipped(t *testing.T
 	assert.EqualValues(t, 0, pending.Count, "the corrupt entry is acknowledged")
 	id := testutil.Command(t, submitter, "op.task.submit", map[string]any{"group": group, "task": map[string]any{}})["task_id"].(string)
 	require.Equal(t, id, nextDelivery(t, worker).ID)
-	completeTask(t, worker, id)
+	testutil.CompleteTask(t, worker, id)
 	assert.InDelta(t, before+1, s.Counter(t, "task_decode_failures_total"), 0, "counted once, never met again")
 	assert.InDelta(t, 1, s.Counter(t, "tasks_dead_total"), 0)
 }
@@ -159,7 +141,7 @@ func TestRegression_TheOperatorLaneStaysClosedInProductionUnderEveryAlias(t *tes
 		t.Run(strings.TrimSpace(alias), func(t *testing.T) {
 			s := testutil.StartServer(t, fromEnviron(t, "ARQONBUS_ENVIRONMENT="+alias))
 			c := testutil.Dial(t, s)
-			join := joinTasks(t, c, "g")
+			join := testutil.JoinWorkers(t, c, "g")
 			assert.Equal(t, string(protocol.CodeFeatureDisabled), join.ErrorCode, "operator.join in %q: %s", alias, protocol.Encode(join))
 			assert.Contains(t, join.Error, "ARQONBUS_ENABLE_PROTOTYPE_RSI", "the refusal says what opens the lane")
 			for _, name := range []string{"op.task.submit", "truth.verify"} {
@@ -180,10 +162,10 @@ func TestRegression_TheOperatorLaneStaysClosedInProductionUnderEveryAlias(t *tes
 	t.Run("dev", func(t *testing.T) {
 		s := testutil.StartServer(t, fromEnviron(t, "ARQONBUS_ENVIRONMENT=dev"))
 		worker, submitter := testutil.Dial(t, s), testutil.Dial(t, s)
-		join := joinTasks(t, worker, "g")
+		join := testutil.JoinWorkers(t, worker, "g")
 		require.Equal(t, protocol.StatusSuccess, join.Status, "operator.join in dev: %s", protocol.Encode(join))
 		id := testutil.Command(t, submitter, "op.task.submit", submit)["task_id"].(string)
 		require.Equal(t, id, nextDelivery(t, worker).ID, "the task reaches the worker")
-		completeTask(t, worker, id)
+		testutil.CompleteTask(t, worker, id)
 	})
 }
