@@ -60,12 +60,7 @@ func TestTheHelpListsEverySubcommand(t *testing.T) {
 }
 
 func TestUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *testing.T) {
-	url, dials := testutil.CountingListener(t)
-	env := map[string]string{"ARQON_URL": url}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
+	requireUsageMistakes(t, []usageMistake{
 		{nil, "usage: arqon [flags] COMMAND"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
@@ -108,7 +103,24 @@ func TestUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *testing.T) {
 		{[]string{"cron", "list", "--repeat", "2"}, `takes no arguments, got "--repeat 2"`},
 		{[]string{"cron", "cancel"}, "takes JOB_ID, got 0 argument(s)"},
 		{[]string{"cron", "cancel", "a", "b"}, "takes JOB_ID, got 2 argument(s)"},
-	} {
+	})
+}
+
+// usageMistake is a command line arqon must refuse, and what its usage
+// error must say.
+type usageMistake struct {
+	args []string
+	want string
+}
+
+// requireUsageMistakes runs each command line against a listener that
+// counts dials: each must exit 2 with the usage on stderr, nothing on
+// stdout, and none may connect.
+func requireUsageMistakes(t *testing.T, cases []usageMistake) {
+	t.Helper()
+	url, dials := testutil.CountingListener(t)
+	env := map[string]string{"ARQON_URL": url}
+	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runArqon(t, env, tc.args...)
 			assert.Equal(t, exitUsage, code)

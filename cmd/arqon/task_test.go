@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/arqonbus/arqonbus/internal/protocol"
-	"github.com/arqonbus/arqonbus/internal/testutil"
 )
 
 // Each task command line becomes one op.task.* command whose args carry
@@ -72,12 +71,7 @@ func TestTaskCommandsPrintTheServersRepliesAndExitOneOnAnErrorReply(t *testing.T
 }
 
 func TestTaskAndWorkerUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *testing.T) {
-	url, dials := testutil.CountingListener(t)
-	env := map[string]string{"ARQON_URL": url}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
+	requireUsageMistakes(t, []usageMistake{
 		{[]string{"task"}, "usage: arqon [flags] task submit|get|dead"},
 		{[]string{"task", "put"}, `unknown command "task put"`},
 		{[]string{"task", "submit", "g"}, "takes GROUP JSON, got 1 argument(s)"},
@@ -101,14 +95,5 @@ func TestTaskAndWorkerUsageMistakesExitTwoWithUsageOnStderrAndDialNothing(t *tes
 		{[]string{"worker", "g", "--timeout", "-1s", "--", "/bin/sh"}, "--timeout must be a positive duration"},
 		{[]string{"worker", "g", "--limit", "3", "--", "/bin/sh"}, "unknown flag --limit (worker takes --timeout)"},
 		{[]string{"worker", "g", "--", "/no/such/command"}, "cannot run the command"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			code, out, errOut := runArqon(t, env, tc.args...)
-			assert.Equal(t, exitUsage, code)
-			assert.Empty(t, out)
-			assert.Contains(t, errOut, tc.want)
-			assert.Contains(t, errOut, "usage: arqon")
-		})
-	}
-	assert.Zero(t, dials.Load(), "a wrong command line connects to nothing")
+	})
 }
