@@ -175,6 +175,18 @@ func (l *lane) respond(t *testing.T, c command.Caller, taskID, status, payload s
 	return r
 }
 
+// heldWithSpare sets up the usual scene of a redelivery: worker w1 of
+// acme holds task id of group g, and w2 has joined g after it, with room.
+func (l *lane) heldWithSpare(t *testing.T) (w1, w2 *fakeWorker, id string) {
+	t.Helper()
+	w1, w2 = newWorker("w1", "acme"), newWorker("w2", "acme")
+	require.Empty(t, l.join(t, w1, auth.RoleUser, "g").Code)
+	id = l.submit(t, acmeUser, "g", `{}`)
+	require.Equal(t, id, w1.next(t).ID)
+	require.Empty(t, l.join(t, w2, auth.RoleUser, "g").Code)
+	return w1, w2, id
+}
+
 func (l *lane) submit(t *testing.T, c command.Caller, group, task string) string {
 	t.Helper()
 	a := l.do(t, c, "op.task.submit", `{"group":"`+group+`","task":`+task+`}`)
@@ -427,11 +439,7 @@ func TestAnAnswerWithoutAPayloadStoresNoResult(t *testing.T) {
 
 func TestATaskIsAnsweredOnlyOnceAndOnlyByItsHolder(t *testing.T) {
 	l := newLane(t, laneOptions{})
-	w1, w2 := newWorker("w1", "acme"), newWorker("w2", "acme")
-	require.Empty(t, l.join(t, w1, auth.RoleUser, "g").Code)
-	id := l.submit(t, acmeUser, "g", `{}`)
-	require.Equal(t, id, w1.next(t).ID)
-	require.Empty(t, l.join(t, w2, auth.RoleUser, "g").Code)
+	w1, w2, id := l.heldWithSpare(t)
 
 	stranger := read(t, l.respond(t, w2.caller(auth.RoleUser), id, "success", `{"forged":true}`))
 	assert.Equal(t, protocol.TypeError, stranger.env.Type)
@@ -560,11 +568,7 @@ func TestTruthVerifyQueuesItsArgsForTruthWorkers(t *testing.T) {
 
 func TestLeavingAGroupHandsItsHeldTaskToAnotherWorker(t *testing.T) {
 	l := newLane(t, laneOptions{})
-	w1, w2 := newWorker("w1", "acme"), newWorker("w2", "acme")
-	require.Empty(t, l.join(t, w1, auth.RoleUser, "g").Code)
-	id := l.submit(t, acmeUser, "g", `{}`)
-	require.Equal(t, id, w1.next(t).ID)
-	require.Empty(t, l.join(t, w2, auth.RoleUser, "g").Code)
+	w1, w2, id := l.heldWithSpare(t)
 	a := l.do(t, w1.caller(auth.RoleUser), "op.worker.leave", `{"group":"g"}`)
 	assert.Equal(t, map[string]any{"group": "g", "left": true}, a.Data)
 	again := w2.next(t)
