@@ -160,15 +160,25 @@ func New(o Options) *Queue {
 	}
 }
 
-// Submit implements taskq.Queue.
-func (q *Queue) Submit(_ context.Context, tenant, group, id string, body []byte) error {
+// enter locks q (the caller unlocks it), and unless q is closed sweeps it
+// and returns the time the call runs at; op names the call in the error.
+func (q *Queue) enter(op string) (time.Time, error) {
 	now := q.clock()
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
-		return fmt.Errorf("submit: %w", taskq.ErrClosed)
+		return now, fmt.Errorf("%s: %w", op, taskq.ErrClosed)
 	}
 	q.sweep(now)
+	return now, nil
+}
+
+// Submit implements taskq.Queue.
+func (q *Queue) Submit(_ context.Context, tenant, group, id string, body []byte) error {
+	_, err := q.enter("submit")
+	defer q.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	key := taskKey{tenant, id}
 	if _, ok := q.tasks[key]; ok {
 		return fmt.Errorf("submit %s: task id already in use", id)
@@ -192,13 +202,11 @@ func (q *Queue) Submit(_ context.Context, tenant, group, id string, body []byte)
 
 // Claim implements taskq.Queue.
 func (q *Queue) Claim(_ context.Context, tenant, group, worker string, n int) (taskq.Claimed, error) {
-	now := q.clock()
-	q.mu.Lock()
+	now, err := q.enter("claim")
 	defer q.mu.Unlock()
-	if q.closed {
-		return taskq.Claimed{}, fmt.Errorf("claim: %w", taskq.ErrClosed)
+	if err != nil {
+		return taskq.Claimed{}, err
 	}
-	q.sweep(now)
 	var out taskq.Claimed
 	gk := groupKey{tenant, group}
 	g := q.groups[gk]
@@ -268,13 +276,11 @@ func (q *Queue) finish(t *task, tenant string, state taskq.State, result []byte,
 
 // Complete implements taskq.Queue.
 func (q *Queue) Complete(_ context.Context, tenant, group, worker, id string, ok bool, result []byte) (taskq.State, error) {
-	now := q.clock()
-	q.mu.Lock()
+	now, err := q.enter("complete")
 	defer q.mu.Unlock()
-	if q.closed {
-		return "", fmt.Errorf("complete: %w", taskq.ErrClosed)
+	if err != nil {
+		return "", err
 	}
-	q.sweep(now)
 	t := q.held(tenant, group, worker, id, now)
 	if t == nil {
 		return "", fmt.Errorf("complete %s: %w", id, taskq.ErrNotHeld)
@@ -293,13 +299,11 @@ func (q *Queue) Complete(_ context.Context, tenant, group, worker, id string, ok
 
 // Release implements taskq.Queue.
 func (q *Queue) Release(_ context.Context, tenant, group, worker string, ids []string) error {
-	now := q.clock()
-	q.mu.Lock()
+	now, err := q.enter("release")
 	defer q.mu.Unlock()
-	if q.closed {
-		return fmt.Errorf("release: %w", taskq.ErrClosed)
+	if err != nil {
+		return err
 	}
-	q.sweep(now)
 	for _, id := range ids {
 		t := q.held(tenant, group, worker, id, now)
 		if t == nil {
@@ -323,13 +327,11 @@ func (q *Queue) held(tenant, group, worker, id string, now time.Time) *task {
 
 // Get implements taskq.Queue.
 func (q *Queue) Get(_ context.Context, tenant, id string) (taskq.Info, error) {
-	now := q.clock()
-	q.mu.Lock()
+	now, err := q.enter("get")
 	defer q.mu.Unlock()
-	if q.closed {
-		return taskq.Info{}, fmt.Errorf("get: %w", taskq.ErrClosed)
+	if err != nil {
+		return taskq.Info{}, err
 	}
-	q.sweep(now)
 	key := taskKey{tenant, id}
 	t := q.tasks[key]
 	if t == nil {
@@ -354,13 +356,11 @@ func (q *Queue) Get(_ context.Context, tenant, id string) (taskq.Info, error) {
 
 // DeadLetters implements taskq.Queue.
 func (q *Queue) DeadLetters(_ context.Context, tenant, group string, limit int) ([]taskq.DeadLetter, error) {
-	now := q.clock()
-	q.mu.Lock()
+	_, err := q.enter("dead letters")
 	defer q.mu.Unlock()
-	if q.closed {
-		return nil, fmt.Errorf("dead letters: %w", taskq.ErrClosed)
+	if err != nil {
+		return nil, err
 	}
-	q.sweep(now)
 	out := []taskq.DeadLetter{}
 	g := q.groups[groupKey{tenant, group}]
 	if g == nil {
