@@ -24,6 +24,9 @@ import (
 // the publishing node delivers locally first and never twice. Presence of
 // clients (for direct messages across nodes) lives in Redis keys that name
 // the node, and a node is believed only while its liveness key exists.
+// Presence keys share the liveness key's lifetime and are renewed with it,
+// so a node that dies without deleting them (SIGKILL, a lost host) leaves
+// them behind for at most one lifetime.
 //
 // Redis failures never stop local delivery: they are logged and counted
 // (arqonbus_failures_total), and the cluster view degrades to this node.
@@ -36,6 +39,7 @@ type Redis struct {
 	m       *metrics.Metrics
 	timeout time.Duration
 	beat    time.Duration
+	ttl     time.Duration // lifetime of the liveness and presence keys
 
 	sub      *redis.PubSub
 	self     string // how this node's own pub/sub bodies begin
@@ -61,9 +65,14 @@ type RedisOptions struct {
 	// Metrics counts every swallowed Redis failure by operation
 	// (arqonbus_failures_total{op}). Default: a private registry.
 	Metrics *metrics.Metrics
-	// Heartbeat is how often the node's liveness key is refreshed (default
-	// a third of its 15 s lifetime).
+	// Heartbeat is how often the node's liveness key and its clients'
+	// presence keys are refreshed (default, and at most, a third of
+	// Lifetime).
 	Heartbeat time.Duration
+	// Lifetime is how long the liveness and presence keys live without a
+	// refresh (default 15 s): the longest a dead node's clients stay in
+	// Redis.
+	Lifetime time.Duration
 }
 
 // presenceQueue bounds queued presence updates.
@@ -72,9 +81,14 @@ const presenceQueue = 1 << 16
 // outboxSize bounds messages waiting to be published to the other nodes.
 const outboxSize = 1 << 14
 
-// nodeTTL is how long a node's liveness key lives without a refresh; the
-// heartbeat refreshes it three times per TTL.
+// nodeTTL is how long a node's liveness key and its clients' presence keys
+// live without a refresh, by default; the heartbeat refreshes them three
+// times per TTL.
 const nodeTTL = 15 * time.Second
+
+// maxRefreshBatch bounds the presence keys one refresh pipeline renews: a
+// node of 19,000 clients renews them in 19 round trips per beat.
+const maxRefreshBatch = 1000
 
 // NewRedis subscribes to the cluster channel and starts the receive and
 // heartbeat goroutines; Close stops them.
@@ -91,23 +105,27 @@ func NewRedis(o RedisOptions) *Redis {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New(nil)
 	}
-	if o.Heartbeat <= 0 || o.Heartbeat > nodeTTL/3 {
-		o.Heartbeat = nodeTTL / 3
+	if o.Lifetime <= 0 {
+		o.Lifetime = nodeTTL
+	}
+	if o.Heartbeat <= 0 || o.Heartbeat > o.Lifetime/3 {
+		o.Heartbeat = o.Lifetime / 3
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Redis{
 		client: o.Client, local: o.Local, node: hex.EncodeToString(id[:]), prefix: o.Prefix,
-		log: o.Logger, m: o.Metrics, timeout: o.Timeout, beat: o.Heartbeat, cancel: cancel,
+		log: o.Logger, m: o.Metrics, timeout: o.Timeout, beat: o.Heartbeat, ttl: o.Lifetime, cancel: cancel,
 		presence: make(chan presenceOp, presenceQueue),
 		outbox:   make(chan []byte, outboxSize),
 	}
 	r.self = string(appendNode(nil, r.node))
 	r.sub = r.client.Subscribe(ctx, r.channel())
-	r.wg.Add(4)
+	r.wg.Add(5)
 	go r.receive(ctx)
 	go r.heartbeat(ctx)
+	go r.refreshPresence(ctx)
 	go r.writePresence(ctx)
 	go r.send(ctx)
 	return r
@@ -237,7 +255,7 @@ func (r *Redis) heartbeat(ctx context.Context) {
 	defer t.Stop()
 	for {
 		r.call(ctx, metrics.FailBrokerHeartbeat, func(ctx context.Context) error {
-			err := r.client.SetArgs(ctx, r.nodeKey(r.node), "1", redis.SetArgs{TTL: nodeTTL, Get: true}).Err()
+			err := r.client.SetArgs(ctx, r.nodeKey(r.node), "1", redis.SetArgs{TTL: r.ttl, Get: true}).Err()
 			if errors.Is(err, redis.Nil) {
 				// The node key was missing: first beat, or Redis lost its
 				// data (restart without persistence, failover). Announce
@@ -253,6 +271,63 @@ func (r *Redis) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// refreshPresence renews the presence keys of this node's clients every
+// beat, so they live as long as the node does. One goroutine renews them
+// all, in pipelined batches of PEXPIRE: a renewal never recreates a key that
+// a disconnect deleted. A key found missing while its client is still here
+// (a dropped update, an eviction, another node's stale delete) is written
+// again through the presence queue, so the delete of a disconnect that
+// follows still comes after it. A failed batch ends the round: the next
+// beat tries again, and the keys outlive two missed beats.
+func (r *Redis) refreshPresence(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTicker(r.beat)
+	defer t.Stop()
+	var clients []presentClient
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		clients = clients[:0]
+		r.local.EachClient(func(tenant, id string) { clients = append(clients, presentClient{tenant, id}) })
+		for start := 0; start < len(clients); start += maxRefreshBatch {
+			if !r.refreshBatch(ctx, clients[start:min(start+maxRefreshBatch, len(clients))]) {
+				break
+			}
+		}
+		clear(clients) // drop the strings until the next round
+	}
+}
+
+type presentClient struct{ tenant, id string }
+
+// refreshBatch renews the presence keys of batch in one pipeline and reports
+// whether Redis answered.
+func (r *Redis) refreshBatch(ctx context.Context, batch []presentClient) bool {
+	var renewed []*redis.BoolCmd
+	err := r.call(ctx, metrics.FailBrokerPresence, func(ctx context.Context) error {
+		renewed = renewed[:0]
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, c := range batch {
+				renewed = append(renewed, p.PExpire(ctx, r.presenceKey(c.tenant, c.id), r.ttl))
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return false
+	}
+	for i, cmd := range renewed {
+		if c := batch[i]; !cmd.Val() && r.local.HasClient(c.tenant, c.id) {
+			r.Connected(c.tenant, c.id)
+		}
+	}
+	return true
 }
 
 // Connected records that a client of tenant is served by this node. The
@@ -287,7 +362,7 @@ func (r *Redis) writePresence(ctx context.Context) {
 			_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, op := range batch {
 					if op.set {
-						p.Set(ctx, op.key, r.node, 0)
+						p.Set(ctx, op.key, r.node, r.ttl)
 					} else {
 						p.Del(ctx, op.key)
 					}
@@ -324,7 +399,9 @@ func (r *Redis) HasClient(ctx context.Context, tenant, id string) (bool, error) 
 	return n == 1, nil
 }
 
-func (r *Redis) call(ctx context.Context, op string, f func(context.Context) error) {
+// call runs f under the Redis timeout, counts and logs its failure under op
+// (a canceled call is shutdown, not a failure) and returns its error.
+func (r *Redis) call(ctx context.Context, op string, f func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	err := f(ctx)
@@ -334,6 +411,7 @@ func (r *Redis) call(ctx context.Context, op string, f func(context.Context) err
 	case !errors.Is(err, context.Canceled):
 		r.fail(op, err)
 	}
+	return err
 }
 
 // fail counts every failure of op but logs only the first of an episode,
