@@ -138,7 +138,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	if c.hasServer() {
 		fs.StringVar(&c.url, "url", "ws://127.0.0.1:9100/ws", "server WebSocket URL (loopback only unless --allow-remote)")
-		fs.StringVar(&c.token, "token", "", "bearer token for servers with authentication on")
+		fs.StringVar(&c.token, "token", "", "bearer token for servers with authentication on; every connection shares its subject, so start the server with ARQONBUS_MAX_CONNECTIONS_PER_SUBJECT=0 (or above --connections)")
 		fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 		fs.IntVar(&c.serverPID, "server-pid", 0, "server process id: report its CPU and RSS from /proc")
 		fs.StringVar(&c.metricsURL, "metrics-url", "", "server Prometheus URL (e.g. http://127.0.0.1:9100/metrics): report the server's goroutines (idle) or the change of its delivered, dropped and slow-consumer counters (fanout, channels)")

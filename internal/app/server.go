@@ -89,6 +89,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 	s.metrics.SetCounts(metrics.Counts{
 		Rooms: s.hub.RoomCount, Channels: s.hub.PairCount,
 		HistoryStreams: s.store.memoryStreams, HistoryMessages: s.store.memoryMessages,
+		HistoryBytes: s.store.memoryBytes,
 	})
 	if s.store.redis != nil {
 		// Nodes sharing a Redis share rooms: pub/sub fan-out between them.
@@ -110,7 +111,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 	})
 	s.tasks = newDispatcher(cfg, s.store.tasks, s.log, s.metrics)
 	commands := command.New(command.Deps{
-		Hub: s.hub, Store: s.store.persist(), Status: s.Status,
+		Hub: s.hub, Store: s.store.persist(), Status: s.Status, TenantHistory: s.store.tenantHistory,
 		KV: s.store.kv, KVLimits: kvLimits(cfg),
 		Cron: s.cron, CronMinInterval: cfg.CronMinInterval,
 		PrototypeLanesOpen: cfg.PrototypeLanesOpen(),
@@ -118,13 +119,17 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		TaskQueueMax: cfg.TaskQueueMax, TaskMaxGroups: cfg.TaskMaxGroupsPerWorker,
 		AuthEnabled:   cfg.EnableAuth,
 		MaxReplyBytes: cfg.SendQueueBytes, Clock: o.Clock, Logger: s.log,
-		Metrics: s.metrics,
+		HistoryReadsPerTenant:     cfg.HistoryReadsPerTenant,
+		HistoryReadBytesPerSecond: cfg.HistoryReadBytesPerSecond,
+		Metrics:                   s.metrics,
 	})
 	s.ws = ws.NewServer(ws.Options{
 		Hub: s.hub, Presence: s.broker, Publisher: publisher, Commands: commands, Verifier: verifier,
 		OnDisconnect:    s.disconnected,
 		AllowQueryToken: cfg.AuthAllowQueryToken, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnections: cfg.MaxConnections, MaxMessageSize: cfg.MaxMessageSize, MaxJSONDepth: cfg.MaxJSONDepth,
+		Caps: ws.Caps{PerTenant: cfg.MaxConnectionsPerTenant, PerSubject: cfg.MaxConnectionsPerSubject,
+			PerAddress: cfg.MaxConnectionsPerAddress},
 		SendQueueBytes: cfg.SendQueueBytes, MaxViolations: cfg.MaxViolations,
 		RateLimit: cfg.RateLimitPerSecond, RateBurst: cfg.RateLimitBurst, RateLimitGrace: cfg.RateLimitGrace,
 		PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,
@@ -151,7 +156,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 }
 
 // knownLabels are the label values of other packages the metrics start at
-// 0: every error code, decoded envelope type, command name and auth reason.
+// 0: every error code, decoded envelope type, command name and auth label.
 func knownLabels() metrics.Labels {
 	codes := make([]string, len(protocol.Codes))
 	for i, c := range protocol.Codes {
@@ -167,7 +172,7 @@ func knownLabels() metrics.Labels {
 			protocol.TypeResponse, protocol.TypeError, protocol.TypeOperatorJoin},
 		Commands:    commands,
 		Success:     protocol.StatusSuccess,
-		AuthReasons: auth.Reasons(),
+		AuthReasons: auth.Labels(),
 	}
 }
 
@@ -182,7 +187,8 @@ func authOptions(cfg *config.Config, clock func() time.Time) auth.Options {
 // listen binds the WebSocket port (shared with ops unless HTTPPort is set).
 func (s *Server) listen() error {
 	cfg := s.cfg
-	opsOpts := ops.Options{Status: s.Status, Readiness: s.readiness, Version: versionInfo(), Metrics: s.metrics}
+	opsOpts := ops.Options{Status: s.Status, Readiness: s.readiness, Version: versionInfo(), Metrics: s.metrics,
+		Token: cfg.OpsToken}
 	var handlers []http.Handler
 	addrs := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}
 	if cfg.HTTPPort == 0 {
@@ -246,6 +252,8 @@ func (s *Server) Status() command.Status {
 		Connections:   s.ws.Connections(),
 		Rooms:         rooms,
 		Channels:      channels,
+		HistoryRooms:  s.store.memoryStreams(),
+		HistoryBytes:  s.store.memoryBytes(),
 		Storage:       s.store.health(),
 		Persistence:   s.cfg.EnablePersistence,
 		Draining:      s.draining.Load(),

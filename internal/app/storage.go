@@ -52,7 +52,10 @@ func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 	if !cfg.EnablePersistence {
 		return st, nil
 	}
-	st.memory = memstore.New(cfg.MaxHistorySize)
+	st.memory = memstore.NewWithOptions(memstore.Options{
+		MaxPerKey: cfg.MaxHistorySize, MaxBytes: int64(cfg.HistoryMaxBytes),
+		TenantMaxBytes: int64(cfg.HistoryTenantMaxBytes), TTL: cfg.HistoryTTL, Metrics: m,
+	})
 	var primary store.Store = st.memory
 	var fallback store.Store
 	if st.redis != nil {
@@ -120,6 +123,24 @@ func (st *storage) memoryMessages() int64 {
 		return 0
 	}
 	return st.memory.Messages()
+}
+
+// tenantHistory reads one tenant's part of the memory store (0, 0 when
+// persistence is off).
+func (st *storage) tenantHistory(tenant string) (rooms, bytes int64) {
+	if st.memory == nil {
+		return 0, 0
+	}
+	return st.memory.Tenant(tenant)
+}
+
+// memoryBytes reads the size of what the memory store holds (0 when
+// persistence is off).
+func (st *storage) memoryBytes() int64 {
+	if st.memory == nil {
+		return 0
+	}
+	return st.memory.Bytes()
 }
 
 func (st *storage) health() store.Health {

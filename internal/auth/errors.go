@@ -4,9 +4,9 @@ import (
 	"errors"
 )
 
-// Reasons are the stable labels a Failure carries. They are metric label
-// values (arqonbus_auth_failures_total{reason}) and log fields, so they never
-// change meaning once released and never hold request data.
+// Reasons are the stable labels a Failure carries. They are log fields and,
+// through Label, metric label values (arqonbus_auth_failures_total{reason}),
+// so they never change meaning once released and never hold request data.
 const (
 	ReasonMissing           = "missing"            // no token in the request
 	ReasonTooLarge          = "too_large"          // token longer than MaxTokenSize
@@ -32,8 +32,8 @@ const (
 	ReasonInvalid           = "invalid"            // ReasonOf's answer for an error from elsewhere
 )
 
-// Reasons lists every label a Failure can carry, so metrics can pre-register
-// their series and dashboards show zeros instead of gaps.
+// Reasons lists every label a Failure can carry; Labels lists the ones
+// metrics count under.
 func Reasons() []string {
 	return []string{
 		ReasonMissing, ReasonTooLarge, ReasonMalformed, ReasonUnsupportedHeader,
@@ -43,6 +43,40 @@ func Reasons() []string {
 		ReasonBadSub, ReasonMissingTenant, ReasonBadTenant, ReasonBadRole,
 		ReasonUnconfigured, ReasonInvalid,
 	}
+}
+
+// LabelInvalidToken is the metric label of every refusal decided before a
+// signature was verified. Counting those under their precise reasons would
+// let anyone who can read the metrics learn, by forging tokens, which kids
+// and algorithms are configured; the precise reason goes to the log only.
+const LabelInvalidToken = "invalid_token"
+
+// Label returns the metric label of a refusal reason: LabelInvalidToken for
+// every reason decided before the signature held (and for "invalid", which
+// may be either), the reason itself for "missing", "unconfigured" and the
+// claim reasons, which only a holder of a valid key can reach because Verify
+// judges claims after the signature.
+func Label(reason string) string {
+	switch reason {
+	case ReasonTooLarge, ReasonMalformed, ReasonUnsupportedHeader, ReasonBadAlgorithm,
+		ReasonMissingKid, ReasonUnknownKid, ReasonBadSignature, ReasonInvalid:
+		return LabelInvalidToken
+	}
+	return reason
+}
+
+// Labels lists every value Label answers for a reason of Reasons, so
+// metrics can pre-register arqonbus_auth_failures_total{reason}.
+func Labels() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range Reasons() {
+		if l := Label(r); !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 var (

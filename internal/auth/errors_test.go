@@ -3,8 +3,11 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -44,4 +47,48 @@ func TestReasonsAreUniqueLabels(t *testing.T) {
 		seen[r] = true
 	}
 	assert.Len(t, seen, 22)
+}
+
+// The metric label must not tell a forger which check failed before the
+// signature held: those reasons all read "invalid_token". "missing" and the
+// claim reasons, which only a holder of a valid key reaches, keep their
+// names for operators.
+func TestLabelIsCoarseBeforeTheSignature(t *testing.T) {
+	beforeSignature := []string{ReasonTooLarge, ReasonMalformed, ReasonUnsupportedHeader, ReasonBadAlgorithm,
+		ReasonMissingKid, ReasonUnknownKid, ReasonBadSignature, ReasonInvalid}
+	for _, r := range beforeSignature {
+		assert.Equal(t, LabelInvalidToken, Label(r), r)
+	}
+	for _, r := range Reasons() {
+		if !slices.Contains(beforeSignature, r) {
+			assert.Equal(t, r, Label(r), "%s keeps its name", r)
+		}
+	}
+	assert.ElementsMatch(t, []string{LabelInvalidToken, ReasonMissing, ReasonBadClaimType, ReasonMissingExp,
+		ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture, ReasonBadIssuer, ReasonBadAudience, ReasonMissingSub,
+		ReasonBadSub, ReasonMissingTenant, ReasonBadTenant, ReasonBadRole, ReasonUnconfigured}, Labels())
+}
+
+// Every claim reason a token signed with the wrong key could carry is
+// decided after the signature: a forged token with expired, foreign-issuer
+// or role-less claims is refused as a bad signature, so its label is the
+// coarse one whatever its claims say.
+func TestAForgedTokenIsRefusedForItsSignatureWhateverItsClaims(t *testing.T) {
+	v := hsVerifier(t, func(o *Options) { o.Issuer = "https://issuer.example" })
+	other := []byte("another-secret-of-at-least-32-bytes!!")
+	for name, edit := range map[string]func(jwt.MapClaims){
+		"expired":        func(c jwt.MapClaims) { c["exp"] = unix(-time.Hour) },
+		"no exp":         func(c jwt.MapClaims) { delete(c, "exp") },
+		"foreign issuer": func(c jwt.MapClaims) { c["iss"] = "https://other.example" },
+		"bad role":       func(c jwt.MapClaims) { c["role"], c["iss"] = "root", "https://issuer.example" },
+	} {
+		claims := validClaims()
+		edit(claims)
+		_, err := v.Verify(signToken(t, jwt.SigningMethodHS256, other, claims, nil))
+		assert.Equal(t, ReasonBadSignature, ReasonOf(err), name)
+		assert.Equal(t, LabelInvalidToken, Label(ReasonOf(err)), name)
+		// Control: the same claims with the right key reach the claim check.
+		_, err = v.Verify(hsToken(t, claims))
+		assert.NotEqual(t, LabelInvalidToken, Label(ReasonOf(err)), "%s with the right key is judged on its claims", name)
+	}
 }

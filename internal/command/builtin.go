@@ -85,6 +85,10 @@ func (r *Registry) ping(_ context.Context, req *Request) (string, any, error) {
 func (r *Registry) status(_ context.Context, req *Request) (string, any, error) {
 	st := r.deps.Status()
 	st.Connections, st.Rooms, st.Channels = r.deps.Hub.TenantStats(req.Caller.Tenant)
+	st.HistoryRooms, st.HistoryBytes = 0, 0
+	if r.deps.TenantHistory != nil {
+		st.HistoryRooms, st.HistoryBytes = r.deps.TenantHistory(req.Caller.Tenant)
+	}
 	return "ok", st, nil
 }
 
@@ -281,15 +285,34 @@ func (r *Registry) history(ctx context.Context, req *Request) (string, any, erro
 	if len(problems) > 0 {
 		return "", nil, protocol.ValidationError(problems...)
 	}
+	if why := r.reads.enter(req.Caller.Tenant); why != readAdmitted {
+		r.deps.Metrics.HistoryReadsRefused.Inc()
+		return "", nil, r.reads.refused(why)
+	}
+	q.MaxBytes = r.storeBudget(q.Limit)
 	page, err := r.deps.Store.History(ctx, storeKey(t), q)
+	r.reads.leave(req.Caller.Tenant, pageBytes(page.Messages))
 	if err != nil {
 		return "", nil, storageError(err)
 	}
 	msgs, truncated := r.fitReply(page.Messages)
 	return fmt.Sprintf("%d messages", len(msgs)), map[string]any{
 		"room": t.Room, "channel": t.Channel, "messages": msgs, "complete": page.Complete,
-		"truncated": truncated,
+		"truncated": truncated || page.Truncated,
 	}, nil
+}
+
+// storeBudget is the Query.MaxBytes of a history read of limit messages:
+// the store then reads about what the reply can carry, not a whole page of
+// large messages to cut afterwards. store.Size counts a message's fields
+// plus a fixed overhead, so it is at most the encoded length plus that
+// overhead; allowing the overhead once per message means the store never
+// cuts a page shorter than fitReply would.
+func (r *Registry) storeBudget(limit int) int {
+	if r.deps.MaxReplyBytes <= 0 {
+		return 0
+	}
+	return r.deps.MaxReplyBytes + limit*store.Size(&protocol.Envelope{})
 }
 
 // fitReply encodes the page, newest messages first, until the answer would
@@ -310,6 +333,15 @@ func (r *Registry) fitReply(page []protocol.Envelope) (msgs []json.RawMessage, t
 	}
 	slices.Reverse(msgs)
 	return msgs, truncated
+}
+
+// pageBytes is what a page materialised, counted as history budgets count.
+func pageBytes(msgs []protocol.Envelope) int {
+	n := 0
+	for i := range msgs {
+		n += store.Size(&msgs[i])
+	}
+	return n
 }
 
 // parseBound reads a history bound: an RFC 3339 time, else a message id.

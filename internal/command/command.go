@@ -92,6 +92,13 @@ type Status struct {
 	Storage       store.Health `json:"storage"`
 	Persistence   bool         `json:"persistence"`
 	Draining      bool         `json:"draining"`
+	// HistoryRooms and HistoryBytes are what the node's memory store
+	// holds: history streams (tenant, room, channel), which outlive their
+	// members, and their size as ARQONBUS_HISTORY_MAX_BYTES counts it.
+	// GET /status shows the node's; the status command its caller's
+	// tenant's part.
+	HistoryRooms int64 `json:"history_rooms"`
+	HistoryBytes int64 `json:"history_bytes"`
 }
 
 // Deps are what the built-in commands read.
@@ -101,6 +108,10 @@ type Deps struct {
 	Store store.Store
 	// Status returns the current server snapshot.
 	Status func() Status
+	// TenantHistory returns what the memory store holds of one tenant
+	// (streams, bytes), for the status command's history_rooms and
+	// history_bytes; nil reads 0.
+	TenantHistory func(tenant string) (rooms, bytes int64)
 	// KV is the tenant key-value store of op.store.*; nil answers
 	// FEATURE_DISABLED.
 	KV kv.Store
@@ -134,10 +145,20 @@ type Deps struct {
 	// with auth off every client is a user and may serve as a worker.
 	AuthEnabled bool
 	// MaxReplyBytes bounds the messages one history answer carries (the
-	// client's send queue size); 0 means no bound.
+	// client's send queue size), and what the store reads for it; 0 means
+	// no bound.
 	MaxReplyBytes int
-	Clock         func() time.Time
-	Logger        *slog.Logger
+	// HistoryReadsPerTenant bounds the history reads of one tenant in
+	// flight on this node (ARQONBUS_HISTORY_READS_PER_TENANT); one more is
+	// refused with RATE_LIMIT_EXCEEDED. 0 means no bound.
+	HistoryReadsPerTenant int
+	// HistoryReadBytesPerSecond bounds the bytes of history one tenant
+	// reads per second on this node (ARQONBUS_HISTORY_READ_BYTES_PER_SECOND);
+	// a read while the tenant is over it is refused with
+	// RATE_LIMIT_EXCEEDED. 0 means no bound.
+	HistoryReadBytesPerSecond int
+	Clock                     func() time.Time
+	Logger                    *slog.Logger
 	// Metrics counts each command by name (or "unknown", "prototype") and
 	// status ("success" or an error code): arqonbus_commands_total.
 	// Default: a private registry.
@@ -146,8 +167,9 @@ type Deps struct {
 
 // Registry is the command table.
 type Registry struct {
-	deps Deps
-	cmds map[string]*Command
+	deps  Deps
+	cmds  map[string]*Command
+	reads *readGate
 }
 
 // New returns the registry of built-in commands.
@@ -161,7 +183,7 @@ func New(d Deps) *Registry {
 	if d.Metrics == nil {
 		d.Metrics = metrics.New(nil)
 	}
-	r := &Registry{deps: d, cmds: make(map[string]*Command)}
+	r := &Registry{deps: d, cmds: make(map[string]*Command), reads: newReadGate(d.HistoryReadsPerTenant, d.HistoryReadBytesPerSecond, d.Clock)}
 	cmds := append(r.builtins(), r.cronCommands()...)
 	for _, c := range append(cmds, r.taskCommands()...) {
 		r.cmds[c.Name] = c

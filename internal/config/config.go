@@ -44,6 +44,18 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxConnections caps open connections. ARQONBUS_MAX_CONNECTIONS, default 10000.
 	MaxConnections int
+	// MaxConnectionsPerTenant caps the open connections of one tenant
+	// (authenticated connections only); 0 is no cap.
+	// ARQONBUS_MAX_CONNECTIONS_PER_TENANT, default 2500.
+	MaxConnectionsPerTenant int
+	// MaxConnectionsPerSubject caps the open connections of one (tenant,
+	// sub) (authenticated connections only); 0 is no cap.
+	// ARQONBUS_MAX_CONNECTIONS_PER_SUBJECT, default 100.
+	MaxConnectionsPerSubject int
+	// MaxConnectionsPerAddress caps the open connections of one remote IP
+	// that carry no token identity (auth off); 0 is no cap.
+	// ARQONBUS_MAX_CONNECTIONS_PER_ADDRESS, default 0.
+	MaxConnectionsPerAddress int
 	// MaxSubscriptions caps (room, channel) pairs per client.
 	// ARQONBUS_MAX_SUBSCRIPTIONS, default 128.
 	MaxSubscriptions int
@@ -106,6 +118,10 @@ type Config struct {
 	// PreflightStrict forces the strict preflight in dev.
 	// ARQONBUS_PREFLIGHT_STRICT, default false.
 	PreflightStrict bool
+	// OpsToken, when set, is the bearer token /metrics and /status
+	// require. ARQONBUS_OPS_TOKEN, default empty.
+	OpsToken string
+
 	// EnablePrototypeRSI opens the experimental lanes outside dev.
 	// ARQONBUS_ENABLE_PROTOTYPE_RSI, default false.
 	EnablePrototypeRSI bool
@@ -121,9 +137,25 @@ type Config struct {
 	// MaxHistorySize is the per-(tenant, room, channel) history length.
 	// ARQONBUS_MAX_HISTORY_SIZE, default 10000.
 	MaxHistorySize int
-	// HistoryTTL expires idle Redis streams; 0 keeps them.
-	// ARQONBUS_HISTORY_TTL, default 0.
+	// HistoryTTL drops the history of a (tenant, room, channel) that had no
+	// new message for this long, in Redis (EXPIRE) and in memory (a sweep);
+	// 0 keeps it. ARQONBUS_HISTORY_TTL, default 24h.
 	HistoryTTL time.Duration
+	// HistoryMaxBytes bounds the history held in memory on this node (the
+	// memory backend, and the fallback of degraded mode); the oldest
+	// messages are evicted first. ARQONBUS_HISTORY_MAX_BYTES, default 256 MiB.
+	HistoryMaxBytes int
+	// HistoryTenantMaxBytes is the share of HistoryMaxBytes one tenant may
+	// hold; past it that tenant's oldest messages go first.
+	// ARQONBUS_HISTORY_TENANT_MAX_BYTES, default 64 MiB.
+	HistoryTenantMaxBytes int
+	// HistoryReadsPerTenant bounds the history reads of one tenant running
+	// at once on this node. ARQONBUS_HISTORY_READS_PER_TENANT, default 4.
+	HistoryReadsPerTenant int
+	// HistoryReadBytesPerSecond bounds the bytes of history one tenant
+	// reads per second on this node (a token bucket holding one second);
+	// 0 is no bound. ARQONBUS_HISTORY_READ_BYTES_PER_SECOND, default 4 MiB.
+	HistoryReadBytesPerSecond int
 	// StoreMaxValueBytes bounds an op.store value, counted on its JSON as
 	// sent. ARQONBUS_STORE_MAX_VALUE_BYTES, default 65536.
 	StoreMaxValueBytes int

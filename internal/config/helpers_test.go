@@ -62,6 +62,7 @@ func prodEnv() map[string]string {
 		"ARQONBUS_ENVIRONMENT":     "prod",
 		"ARQONBUS_SERVER_HOST":     "0.0.0.0",
 		"ARQONBUS_SERVER_PORT":     "9100",
+		"ARQONBUS_HTTP_PORT":       "9101", // the ops endpoints off the public port
 		"ARQONBUS_STORAGE_MODE":    "degraded",
 		"ARQONBUS_ENABLE_AUTH":     "true",
 		"ARQONBUS_AUTH_JWT_SECRET": strongSecret,

@@ -346,6 +346,11 @@ func TestEveryVariableHasAWorkingFlag(t *testing.T) {
 		VarTaskMaxAttempts:      {"42"},
 		VarTaskMaxGroups:        {"42"},
 		VarTaskPollInterval:     {"2s"},
+		VarOpsToken:             {"an-ops-token-of-32-bytes-or-so.."},
+		VarHistoryMaxBytes:      {"536870912"},
+		VarHistoryTenantBytes:   {"2097152"},
+		VarHistoryReadsTenant:   {"42"},
+		VarHistoryReadBytesRate: {"1048576"},
 	}
 	for _, s := range settings {
 		t.Run(s.name, func(t *testing.T) {

@@ -34,7 +34,9 @@ type PreflightDeps struct {
 // ARQONBUS_SERVER_HOST, ARQONBUS_SERVER_PORT and ARQONBUS_STORAGE_MODE set
 // explicitly, auth on, an HMAC secret of at least 32 bytes, and in prod
 // query-string tokens only when set explicitly. Prototype lanes opened
-// outside dev are a warning.
+// outside dev are a warning, and so are, in prod, ops endpoints on the
+// WebSocket port without ARQONBUS_OPS_TOKEN: /metrics and /status then
+// answer anyone who can reach the bus.
 func Preflight(ctx context.Context, c *Config, deps PreflightDeps) (warnings []string, err error) {
 	var probs Problems
 	bad := map[string]bool{}
@@ -88,6 +90,11 @@ func Preflight(ctx context.Context, c *Config, deps PreflightDeps) (warnings []s
 		} else {
 			probs.add(VarAuthAllowQueryToken + " must be set explicitly to accept query-string tokens in prod")
 		}
+	}
+
+	if c.profile() == ProfileProd && c.HTTPPort == 0 && c.OpsToken == "" {
+		warnings = append(warnings, fmt.Sprintf("%s=0 and %s is empty in prod: /metrics and /status are unauthenticated on the public WebSocket port; "+
+			"set %s to serve them on a private interface, or %s to require a bearer token", varHTTPPort, VarOpsToken, varHTTPPort, VarOpsToken))
 	}
 
 	if c.EnablePrototypeRSI && c.profile() != ProfileDev {

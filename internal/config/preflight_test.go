@@ -98,7 +98,7 @@ func TestPreflightQueryTokensInProd(t *testing.T) {
 	cfg := mustLoad(t, map[string]string{
 		"ARQONBUS_ENVIRONMENT": "prod", "ARQONBUS_SERVER_HOST": "0.0.0.0", "ARQONBUS_SERVER_PORT": "9100",
 		"ARQONBUS_STORAGE_MODE": "degraded", "ARQONBUS_ENABLE_AUTH": "true", "ARQONBUS_AUTH_JWT_SECRET": strongSecret,
-		"ARQONBUS_AUTH_ALLOW_QUERY_TOKEN": "on",
+		"ARQONBUS_AUTH_ALLOW_QUERY_TOKEN": "on", "ARQONBUS_HTTP_PORT": "9101",
 	})
 	warnings, err := Preflight(context.Background(), cfg, PreflightDeps{})
 	require.NoError(t, err)
@@ -123,6 +123,35 @@ func TestPreflightWarnsAboutOpenPrototypeLanes(t *testing.T) {
 	warnings, err = Preflight(context.Background(), dev, PreflightDeps{})
 	require.NoError(t, err)
 	assert.Empty(t, warnings, "in dev the lanes are open anyway")
+}
+
+// On the WebSocket port the ops endpoints answer anyone who can reach the
+// bus; in prod that is worth a warning (not a failure: a private network
+// may be the protection), unless a port of their own or a token guards them.
+func TestPreflightWarnsWhenProdServesOpenOpsEndpointsOnThePublicPort(t *testing.T) {
+	const want = "ARQONBUS_HTTP_PORT=0 and ARQONBUS_OPS_TOKEN is empty in prod: /metrics and /status are unauthenticated on the public WebSocket port; " +
+		"set ARQONBUS_HTTP_PORT to serve them on a private interface, or ARQONBUS_OPS_TOKEN to require a bearer token"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"shared port and no token in prod warns", map[string]string{"ARQONBUS_HTTP_PORT": "0"}, []string{want}},
+		{"shared port with a token in prod is quiet", map[string]string{"ARQONBUS_HTTP_PORT": "0", "ARQONBUS_OPS_TOKEN": "an-ops-token-of-32-bytes-or-so.."}, nil},
+		{"a port of their own in prod is quiet", map[string]string{"ARQONBUS_HTTP_PORT": "9101"}, nil},
+		{"shared port and no token in staging is quiet", map[string]string{"ARQONBUS_HTTP_PORT": "0", "ARQONBUS_ENVIRONMENT": "staging"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := prodEnv()
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			warnings, err := Preflight(context.Background(), mustLoad(t, env), PreflightDeps{})
+			require.NoError(t, err, "a warning, never a failure")
+			assert.Equal(t, tt.want, warnings)
+		})
+	}
 }
 
 func TestPreflightStrictStorageNeedsRedisInEveryProfile(t *testing.T) {

@@ -68,6 +68,14 @@ const (
 	VarTaskMaxBytes         = "ARQONBUS_TASK_MAX_BYTES"
 	VarTaskMaxGroups        = "ARQONBUS_TASK_MAX_GROUPS_PER_WORKER"
 	VarTaskPollInterval     = "ARQONBUS_TASK_POLL_INTERVAL"
+	VarHistoryMaxBytes      = "ARQONBUS_HISTORY_MAX_BYTES"
+	VarHistoryTenantBytes   = "ARQONBUS_HISTORY_TENANT_MAX_BYTES"
+	VarHistoryReadsTenant   = "ARQONBUS_HISTORY_READS_PER_TENANT"
+	VarHistoryReadBytesRate = "ARQONBUS_HISTORY_READ_BYTES_PER_SECOND"
+	VarMaxConnsPerTenant    = "ARQONBUS_MAX_CONNECTIONS_PER_TENANT"
+	VarMaxConnsPerSubject   = "ARQONBUS_MAX_CONNECTIONS_PER_SUBJECT"
+	VarMaxConnsPerAddress   = "ARQONBUS_MAX_CONNECTIONS_PER_ADDRESS"
+	VarOpsToken             = "ARQONBUS_OPS_TOKEN"
 )
 
 // varPrefix starts every variable; testVarPrefix is reserved for the test
@@ -214,6 +222,9 @@ var settings = []setting{
 	intSetting(varMaxJSONDepth, "maximum JSON nesting depth (1..1000)", func(c *Config) *int { return &c.MaxJSONDepth }),
 	listSetting(varOrigins, "comma list of allowed browser origins; * only in dev", func(c *Config) *[]string { return &c.AllowedOrigins }),
 	intSetting(varMaxConns, "maximum open connections", func(c *Config) *int { return &c.MaxConnections }),
+	intSetting(VarMaxConnsPerTenant, "open connections per tenant (authenticated); 0 no cap", func(c *Config) *int { return &c.MaxConnectionsPerTenant }),
+	intSetting(VarMaxConnsPerSubject, "open connections per (tenant, sub) (authenticated); 0 no cap", func(c *Config) *int { return &c.MaxConnectionsPerSubject }),
+	intSetting(VarMaxConnsPerAddress, "open connections per remote IP without a token identity; 0 no cap", func(c *Config) *int { return &c.MaxConnectionsPerAddress }),
 	intSetting(varMaxSubs, "maximum (room, channel) pairs per client", func(c *Config) *int { return &c.MaxSubscriptions }),
 	intSetting(varMaxViolations, "protocol violations per minute before close 1008", func(c *Config) *int { return &c.MaxViolations }),
 	intSetting(varSendQueue, "per-client send queue in bytes; overflow closes with 4008", func(c *Config) *int { return &c.SendQueueBytes }),
@@ -238,6 +249,8 @@ var settings = []setting{
 	stringSetting(VarAuthAudience, "required aud claim, when set", func(c *Config) *string { return &c.AuthAudience }),
 	boolSetting(VarAuthRequireTenant, "require a tenant_id claim", func(c *Config) *bool { return &c.AuthRequireTenant }),
 
+	secretSetting(VarOpsToken, "bearer token /metrics and /status require when set (at least 16 bytes)", func(c *Config) *string { return &c.OpsToken }),
+
 	boolSetting("ARQONBUS_PREFLIGHT_STRICT", "run the strict preflight in dev too", func(c *Config) *bool { return &c.PreflightStrict }),
 	boolSetting(varPrototypeRSI, "open the experimental prototype lanes in staging and prod", func(c *Config) *bool { return &c.EnablePrototypeRSI }),
 
@@ -245,7 +258,11 @@ var settings = []setting{
 	enumSetting(varMode, "storage failure policy", modeEnum, func(c *Config) *string { return &c.StorageMode }),
 	boolSetting(VarEnablePersistence, "store messages at all", func(c *Config) *bool { return &c.EnablePersistence }),
 	intSetting(varHistorySize, "history length per (tenant, room, channel)", func(c *Config) *int { return &c.MaxHistorySize }),
-	durationSetting(varHistoryTTL, "expiry of idle Redis streams; 0 keeps them", func(c *Config) *time.Duration { return &c.HistoryTTL }),
+	durationSetting(varHistoryTTL, "history of a (tenant, room, channel) idle this long is dropped (Redis and memory); 0 keeps it", func(c *Config) *time.Duration { return &c.HistoryTTL }),
+	intSetting(VarHistoryMaxBytes, "bytes of history held in memory on this node (memory backend and fallback); oldest evicted first", func(c *Config) *int { return &c.HistoryMaxBytes }),
+	intSetting(VarHistoryTenantBytes, "share of ARQONBUS_HISTORY_MAX_BYTES one tenant may hold", func(c *Config) *int { return &c.HistoryTenantMaxBytes }),
+	intSetting(VarHistoryReadsTenant, "history reads of one tenant running at once on this node (1..1024)", func(c *Config) *int { return &c.HistoryReadsPerTenant }),
+	intSetting(VarHistoryReadBytesRate, "bytes of history one tenant reads per second on this node; 0 no bound", func(c *Config) *int { return &c.HistoryReadBytesPerSecond }),
 	stringSetting(VarRedisURL, "redis:// or rediss:// URL", func(c *Config) *string { return &c.RedisURL }),
 	durationSetting(varRedisTimeout, "bound on every Redis call and the startup PING", func(c *Config) *time.Duration { return &c.RedisTimeout }),
 	intSetting(VarStoreMaxValueBytes, "largest op.store value in bytes of its JSON (1..16 MiB)", func(c *Config) *int { return &c.StoreMaxValueBytes }),

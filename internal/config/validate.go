@@ -32,6 +32,10 @@ const (
 	maxTaskBytes         = 16 << 20
 	maxTaskGroups        = 1024
 	maxGCHeapFloor       = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
+	minHistoryBytes      = 1 << 20                  // bytes (1 MiB)
+	maxHistoryBytes      = min(64<<30, math.MaxInt) // bytes (64 GiB; less where int is 32 bits)
+	maxHistoryReads      = 1024
+	minOpsToken          = 16 // bytes
 	// minSecretLen is the HMAC key length the strict preflight demands (bytes).
 	minSecretLen = 32
 )
@@ -113,6 +117,12 @@ func (c *Config) validate() []problem {
 	v.intRange(varMaxJSONDepth, c.MaxJSONDepth, 1, maxJSONDepth)
 	v.intRange(varGCHeapFloor, c.GCHeapFloor, 0, maxGCHeapFloor)
 	v.atLeast(varMaxConns, c.MaxConnections, 1)
+	v.atLeast(VarMaxConnsPerTenant, c.MaxConnectionsPerTenant, 0)
+	v.atLeast(VarMaxConnsPerSubject, c.MaxConnectionsPerSubject, 0)
+	v.atLeast(VarMaxConnsPerAddress, c.MaxConnectionsPerAddress, 0)
+	if c.OpsToken != "" && len(c.OpsToken) < minOpsToken {
+		v.add([]string{VarOpsToken}, "is %d bytes; a bearer token must be at least %d bytes (or empty for open ops endpoints)", len(c.OpsToken), minOpsToken)
+	}
 	v.atLeast(varMaxSubs, c.MaxSubscriptions, 1)
 	v.atLeast(varMaxViolations, c.MaxViolations, 1)
 	if c.SendQueueBytes < c.MaxMessageSize {
@@ -147,6 +157,14 @@ func (c *Config) validate() []problem {
 		v.add([]string{varHistoryTTL}, "%s must not be negative (0 keeps streams)", c.HistoryTTL)
 	}
 	v.atLeast(varHistorySize, c.MaxHistorySize, 1)
+	v.intRange(VarHistoryMaxBytes, c.HistoryMaxBytes, minHistoryBytes, maxHistoryBytes)
+	if budget := c.HistoryMaxBytes; budget >= minHistoryBytes && budget <= maxHistoryBytes &&
+		(c.HistoryTenantMaxBytes < minHistoryBytes || c.HistoryTenantMaxBytes > budget) {
+		v.add([]string{VarHistoryTenantBytes, VarHistoryMaxBytes}, "%d is out of range %d..ARQONBUS_HISTORY_MAX_BYTES (%d)",
+			c.HistoryTenantMaxBytes, minHistoryBytes, c.HistoryMaxBytes)
+	}
+	v.intRange(VarHistoryReadsTenant, c.HistoryReadsPerTenant, 1, maxHistoryReads)
+	v.intRange(VarHistoryReadBytesRate, c.HistoryReadBytesPerSecond, 0, maxHistoryBytes)
 	v.intRange(VarStoreMaxValueBytes, c.StoreMaxValueBytes, 1, maxStoreValueBytes)
 	v.intRange(VarStoreMaxKeys, c.StoreMaxKeys, 1, maxStoreKeys)
 	v.durationRange(VarCronMinInterval, c.CronMinInterval, minCronInterval, maxCronInterval)

@@ -29,10 +29,25 @@ const (
 	RejectOrigin       = "origin"        // a browser origin not allowed
 	RejectCapacity     = "capacity"      // ARQONBUS_MAX_CONNECTIONS reached
 	RejectAuth         = "auth"          // the token was missing or refused
+	RejectTenantCap    = "tenant_cap"    // ARQONBUS_MAX_CONNECTIONS_PER_TENANT reached
+	RejectSubjectCap   = "subject_cap"   // ARQONBUS_MAX_CONNECTIONS_PER_SUBJECT reached
+	RejectAddressCap   = "address_cap"   // ARQONBUS_MAX_CONNECTIONS_PER_ADDRESS reached
 )
 
 // RejectReasons lists the handshake refusal reasons New starts at 0.
-var RejectReasons = []string{RejectHandshake, RejectNotWebSocket, RejectDraining, RejectOrigin, RejectCapacity, RejectAuth}
+var RejectReasons = []string{RejectHandshake, RejectNotWebSocket, RejectDraining, RejectOrigin, RejectCapacity, RejectAuth,
+	RejectTenantCap, RejectSubjectCap, RejectAddressCap}
+
+// Reasons of arqonbus_history_evicted_total{reason}: why the memory store
+// let a message go before its key's ring was full.
+const (
+	EvictTenantShare = "tenant_share" // its tenant passed ARQONBUS_HISTORY_TENANT_MAX_BYTES
+	EvictNodeBudget  = "node_budget"  // the node passed ARQONBUS_HISTORY_MAX_BYTES
+	EvictIdle        = "idle"         // its (tenant, room, channel) had no message for ARQONBUS_HISTORY_TTL
+)
+
+// HistoryEvictReasons lists the eviction reasons New starts at 0.
+var HistoryEvictReasons = []string{EvictTenantShare, EvictNodeBudget, EvictIdle}
 
 // Operations of arqonbus_failures_total{op}.
 const (
@@ -42,7 +57,7 @@ const (
 	FailBrokerPublish   = "broker_publish"   // a message did not reach the other nodes
 	FailBrokerDecode    = "broker_decode"    // a message from another node could not be read
 	FailBrokerHeartbeat = "broker_heartbeat" // this node's presence could not be renewed
-	FailBrokerPresence  = "broker_presence"  // a presence update was lost
+	FailBrokerPresence  = "broker_presence"  // a presence update or renewal was lost
 )
 
 // FailureOps lists the failure operations New starts at 0.
@@ -158,8 +173,9 @@ type Labels struct {
 	Commands []string
 	// Success is the status of a command that succeeded.
 	Success string
-	// AuthReasons are the reasons a token is refused
-	// (auth_failures_total{reason}).
+	// AuthReasons are the labels a refused token is counted under
+	// (auth_failures_total{reason}): auth.Labels, which tell a forger
+	// nothing about which check failed before the signature.
 	AuthReasons []string
 }
 
@@ -182,6 +198,9 @@ func (m *Metrics) start(l Labels) {
 	}
 	for _, r := range CronResults {
 		m.CronFirings.WithLabelValues(string(r))
+	}
+	for _, r := range HistoryEvictReasons {
+		m.HistoryEvicted.WithLabelValues(r)
 	}
 	for _, r := range CronReasons {
 		m.CronCancellations.WithLabelValues(string(r))

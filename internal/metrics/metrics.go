@@ -60,6 +60,9 @@ type Metrics struct {
 	TaskWorkers        prometheus.Gauge
 	TaskQueueFailures  *prometheus.CounterVec // op
 
+	HistoryEvicted      *prometheus.CounterVec // reason
+	HistoryReadsRefused prometheus.Counter
+
 	counts atomic.Pointer[Counts]
 }
 
@@ -73,6 +76,7 @@ type Counts struct {
 	Channels        func() int   // live (tenant, room, channel) pairs
 	HistoryStreams  func() int64 // history streams the memory store holds
 	HistoryMessages func() int64 // messages the memory store holds
+	HistoryBytes    func() int64 // bytes (store.Size) of the messages the memory store holds
 }
 
 // New creates every collector and registers it on reg. A nil reg gets a
@@ -125,6 +129,10 @@ func NewWithLabels(reg *prometheus.Registry, l Labels) *Metrics {
 		TaskWorkers: f.gauge("task_workers", "Work-queue workers on this node (one per connection and group joined)."),
 		TaskQueueFailures: f.counterVec("task_queue_failures_total",
 			"Work-queue backend calls that failed, by operation (each also logged).", "op"),
+		HistoryEvicted: f.counterVec("history_evicted_total",
+			"Messages the memory store let go before their ring was full, by reason (tenant_share, node_budget, idle).", "reason"),
+		HistoryReadsRefused: f.counter("history_reads_refused_total",
+			"history commands refused with RATE_LIMIT_EXCEEDED because the tenant had ARQONBUS_HISTORY_READS_PER_TENANT reads in flight on this node."),
 	}
 	f.gaugeFunc("rooms", "Distinct (tenant, room) pairs with at least one member on this node (as /status rooms).",
 		func(c *Counts) float64 { return readInt(c.Rooms) }, &m.counts)
@@ -136,6 +144,9 @@ func NewWithLabels(reg *prometheus.Registry, l Labels) *Metrics {
 	f.gaugeFunc("memory_history_messages",
 		"Messages held in this node's memory store: the memory backend, or with Redis the degraded-mode fallback (lost on restart).",
 		func(c *Counts) float64 { return readInt64(c.HistoryMessages) }, &m.counts)
+	f.gaugeFunc("history_bytes",
+		"Bytes of history held in this node's memory store, as ARQONBUS_HISTORY_MAX_BYTES counts them (/status history_bytes).",
+		func(c *Counts) float64 { return readInt64(c.HistoryBytes) }, &m.counts)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.start(l)
 	return m

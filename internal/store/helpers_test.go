@@ -31,13 +31,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// flaky is a memory store that fails like an unreachable backend while down.
+// flaky is a memory store that fails like an unreachable backend while
+// down; while readsDown only its reads (History, Locate) fail, like a
+// backend that times out on heavy reads but still takes writes and pings.
 type flaky struct {
 	*memstore.Store
-	down    atomic.Bool
-	appends atomic.Int64 // Append calls that reached the store
-	pings   atomic.Int64
-	err     atomic.Pointer[error] // returned while down instead of the default
+	down      atomic.Bool
+	readsDown atomic.Bool
+	appends   atomic.Int64 // Append calls that reached the store
+	pings     atomic.Int64
+	err       atomic.Pointer[error] // returned while down instead of the default
 }
 
 var (
@@ -63,7 +66,7 @@ func (f *flaky) Append(ctx context.Context, k store.Key, env *protocol.Envelope)
 }
 
 func (f *flaky) History(ctx context.Context, k store.Key, q store.Query) (store.Page, error) {
-	if f.down.Load() {
+	if f.down.Load() || f.readsDown.Load() {
 		return store.Page{}, f.failure("history")
 	}
 	return f.Store.History(ctx, k, q)
@@ -77,7 +80,7 @@ func (f *flaky) Count(ctx context.Context, k store.Key) (int64, error) {
 }
 
 func (f *flaky) Locate(ctx context.Context, k store.Key, id string) (protocol.Envelope, bool, error) {
-	if f.down.Load() {
+	if f.down.Load() || f.readsDown.Load() {
 		return protocol.Envelope{}, false, f.failure("locate")
 	}
 	return f.Store.Locate(ctx, k, id)

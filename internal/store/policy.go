@@ -371,6 +371,28 @@ func (p *Policy) observe(op int, err error) {
 	}
 }
 
+// observeRead counts a primary read's result. Unlike observe it never
+// turns the state: a read that failed or ran out of time says little
+// about the writes, which every tenant depends on, and one tenant's heavy
+// reads must not mark storage down for all of them. Writes and the
+// probe's pings decide the state.
+func (p *Policy) observeRead(op int, err error) {
+	if err == nil {
+		p.count(op, resOK)
+		return
+	}
+	p.count(op, resError)
+}
+
+// readFailed logs a backend failure of a read at DEBUG; the operations
+// counter (result "error" or "fallback") is what to watch.
+func (p *Policy) readFailed(op string, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		p.log.Debug("storage read failed; state unchanged", "op", op, "mode", p.mode,
+			"backend", p.backend, "reason", ErrorReason(err))
+	}
+}
+
 // fail records a backend failure and enters the mode's failed state; the
 // first failure of an episode logs the change and wakes the probe. since is
 // when the failed call began (zero: now); in degraded mode the period

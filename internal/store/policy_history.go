@@ -80,6 +80,10 @@ func overlaps(periods []period, lo, hi time.Time) bool {
 //
 // Only this node's degraded periods are known: history written to another
 // node's fallback is neither shown nor flagged.
+//
+// A read never changes the state (see readFailed): a primary that fails a
+// read is returned as an error in strict mode, and in degraded mode the
+// answer comes from the fallback alone, incomplete.
 func (p *Policy) History(ctx context.Context, key Key, q Query) (Page, error) {
 	if p.closed.Load() {
 		p.count(opHistory, resError)
@@ -89,10 +93,13 @@ func (p *Policy) History(ctx context.Context, key Key, q Query) (Page, error) {
 	if !p.fallsBack() || up && !p.hadPeriods() {
 		page, err := p.primary.History(ctx, key, q)
 		if err == nil || !errors.Is(err, ErrUnavailable) || !p.fallsBack() {
-			p.observe(opHistory, err)
+			if err != nil {
+				p.readFailed("history", err)
+			}
+			p.observeRead(opHistory, err)
 			return page, err
 		}
-		p.fail(err, time.Time{})
+		p.readFailed("history", err)
 		up = false
 	}
 	page, up, err := p.merged(ctx, key, q, up)
@@ -164,23 +171,25 @@ func (p *Policy) merged(ctx context.Context, key Key, q Query, up bool) (Page, b
 			if !errors.Is(err, ErrUnavailable) {
 				return Page{}, up, err
 			}
-			p.fail(err, time.Time{})
+			p.readFailed("history", err)
 			up = false
 		}
 	}
 	complete = complete && up && ppage.Complete && fpage.Complete
 	limit := q.EffectiveLimit()
-	msgs := mergeNewest(ppage.Messages, fpage.Messages, limit)
-	if len(msgs) == limit {
+	msgs, truncated := mergeNewest(ppage, fpage, limit, q.MaxBytes)
+	if len(msgs) == limit || truncated {
 		lo = later(lo, msgs[0].Timestamp)
 	}
 	if overlaps(periods, lo, hi) {
 		complete = false
 	}
-	return Page{Messages: msgs, Complete: complete}, up, nil
+	return Page{Messages: msgs, Complete: complete, Truncated: truncated}, up, nil
 }
 
-// Locate looks id up in the fallback and, while it is "ok", the primary.
+// Locate looks id up in the fallback and, while it is "ok", the primary. A
+// primary failure is returned as not found there; like every read it leaves
+// the state alone.
 func (p *Policy) Locate(ctx context.Context, key Key, id string) (protocol.Envelope, bool, error) {
 	if p.closed.Load() {
 		return protocol.Envelope{}, false, ErrClosed
@@ -191,7 +200,7 @@ func (p *Policy) Locate(ctx context.Context, key Key, id string) (protocol.Envel
 }
 
 // locate finds id in either store. A store that is not a Locator counts as
-// not holding it. A primary failure turns the state and reports up=false.
+// not holding it. A primary failure reports up=false; the state stays.
 func (p *Policy) locate(ctx context.Context, key Key, id string, up bool) (env protocol.Envelope, inP, inF, stillUp bool, err error) {
 	if l, ok := p.fallback.(Locator); ok {
 		env, inF, err = l.Locate(ctx, key, id)
@@ -210,7 +219,7 @@ func (p *Policy) locate(ctx context.Context, key Key, id string, up bool) (env p
 				}
 			}
 		case errors.Is(perr, ErrUnavailable):
-			p.fail(perr, time.Time{})
+			p.readFailed("locate", perr)
 			up = false
 		default:
 			return env, false, false, up, perr
@@ -222,29 +231,64 @@ func (p *Policy) locate(ctx context.Context, key Key, id string, up bool) (env p
 // mergeNewest merges two oldest-first pages by timestamp (a first on ties,
 // each page's own order kept), drops the second copy of a repeated id (a
 // write that timed out on the primary may have landed in both), and keeps
-// the newest limit.
-func mergeNewest(a, b []protocol.Envelope, limit int) []protocol.Envelope {
-	if len(b) == 0 {
-		return trimOldest(a, limit)
+// the newest limit, then the newest that fit in maxBytes (when positive;
+// the newest message always stays). A page its store truncated covers
+// only back to its oldest message: anything merged from further back would
+// leave a hole, so it is cut too. truncated says older messages were left
+// out to keep to the budget.
+func mergeNewest(a, b Page, limit, maxBytes int) (msgs []protocol.Envelope, truncated bool) {
+	truncated = a.Truncated || b.Truncated
+	var out []protocol.Envelope
+	if len(b.Messages) == 0 {
+		out = a.Messages
+	} else {
+		out = merge(a.Messages, b.Messages, a.Truncated, b.Truncated)
 	}
+	out = trimOldest(out, limit)
+	if maxBytes <= 0 || len(out) == 0 {
+		return out, truncated
+	}
+	used, from := 0, len(out)
+	for from > 0 {
+		size := Size(&out[from-1])
+		if from < len(out) && used+size > maxBytes {
+			truncated = true
+			break
+		}
+		used += size
+		from--
+	}
+	return out[from:], truncated
+}
+
+// merge interleaves a and b as mergeNewest describes, starting no further
+// back than the oldest message of a page that was cut short.
+func merge(a, b []protocol.Envelope, aCut, bCut bool) []protocol.Envelope {
 	seen := make(map[string]struct{}, len(a))
 	for i := range a {
 		seen[a[i].ID] = struct{}{}
 	}
 	out := make([]protocol.Envelope, 0, len(a)+len(b))
+	start := 0 // the first index of out kept
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		if j == len(b) || i < len(a) && !b[j].Timestamp.Before(a[i].Timestamp) {
+			if i == 0 && aCut {
+				start = len(out)
+			}
 			out = append(out, a[i])
 			i++
 			continue
+		}
+		if j == 0 && bCut {
+			start = max(start, len(out))
 		}
 		if _, dup := seen[b[j].ID]; !dup || b[j].ID == "" {
 			out = append(out, b[j])
 		}
 		j++
 	}
-	return trimOldest(out, limit)
+	return out[start:]
 }
 
 func trimOldest(msgs []protocol.Envelope, limit int) []protocol.Envelope {

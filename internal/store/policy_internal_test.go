@@ -81,9 +81,69 @@ func TestMergeKeepsEachStoresOrderAndTheNewest(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, []string{"a", "b", "late", "c", "e", "d"}, ids(mergeNewest(primary, fallback, 10)))
-	assert.Equal(t, []string{"e", "d"}, ids(mergeNewest(primary, fallback, 2)))
-	assert.Equal(t, []string{}, ids(mergeNewest(nil, nil, 5)))
+	merged := func(a, b []protocol.Envelope, limit int) []string {
+		msgs, truncated := mergeNewest(Page{Messages: a}, Page{Messages: b}, limit, 0)
+		assert.False(t, truncated, "no budget, nothing truncated")
+		return ids(msgs)
+	}
+	assert.Equal(t, []string{"a", "b", "late", "c", "e", "d"}, merged(primary, fallback, 10))
+	assert.Equal(t, []string{"e", "d"}, merged(primary, fallback, 2))
+	assert.Equal(t, []string{}, merged(nil, nil, 5))
+}
+
+func TestMergeKeepsTheNewestThatFitTheByteBudget(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	env := func(id string, s int) protocol.Envelope {
+		// Every message weighs the same: Size of ids of one letter.
+		return protocol.Envelope{ID: id, Timestamp: t0.Add(time.Duration(s) * time.Second)}
+	}
+	one := Size(&protocol.Envelope{ID: "a"})
+	primary := Page{Messages: []protocol.Envelope{env("a", 1), env("c", 3), env("e", 5)}}
+	fallback := Page{Messages: []protocol.Envelope{env("b", 2), env("d", 4)}}
+	ids := func(m []protocol.Envelope) []string {
+		out := []string{}
+		for _, e := range m {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+
+	msgs, truncated := mergeNewest(primary, fallback, 10, 2*one)
+	assert.Equal(t, []string{"d", "e"}, ids(msgs))
+	assert.True(t, truncated)
+	msgs, truncated = mergeNewest(primary, fallback, 10, 5*one)
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, ids(msgs))
+	assert.False(t, truncated, "exactly the budget fits")
+	msgs, truncated = mergeNewest(primary, fallback, 10, 1)
+	assert.Equal(t, []string{"e"}, ids(msgs), "the newest message stays whatever its size")
+	assert.True(t, truncated)
+}
+
+func TestMergeStopsAtTheOldestMessageOfAStoreThatTruncated(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	env := func(id string, s int) protocol.Envelope {
+		return protocol.Envelope{ID: id, Timestamp: t0.Add(time.Duration(s) * time.Second)}
+	}
+	ids := func(m []protocol.Envelope) []string {
+		out := []string{}
+		for _, e := range m {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	// The primary stopped at "c": its messages before 3 s were left out, so
+	// the fallback's "a" (1 s) would sit past a hole.
+	primary := Page{Messages: []protocol.Envelope{env("c", 3), env("e", 5)}, Truncated: true}
+	fallback := Page{Messages: []protocol.Envelope{env("a", 1), env("d", 4)}}
+	msgs, truncated := mergeNewest(primary, fallback, 10, 0)
+	assert.Equal(t, []string{"c", "d", "e"}, ids(msgs))
+	assert.True(t, truncated)
+	msgs, truncated = mergeNewest(fallback, primary, 10, 0)
+	assert.Equal(t, []string{"c", "d", "e"}, ids(msgs), "whichever side truncated")
+	assert.True(t, truncated)
+	msgs, truncated = mergeNewest(Page{Messages: primary.Messages}, fallback, 10, 0)
+	assert.Equal(t, []string{"a", "c", "d", "e"}, ids(msgs), "without truncation every message is merged")
+	assert.False(t, truncated)
 }
 
 func TestQueryLimitIsClamped(t *testing.T) {

@@ -277,16 +277,98 @@ func TestAMessageInBothStoresIsShownOnce(t *testing.T) {
 	assert.Equal(t, []string{"m00001", "m00002"}, storetest.IDs(p.Messages))
 }
 
-func TestAReadFailureFailsOverToo(t *testing.T) {
+func TestAFailedReadIsReturnedButLeavesStrictStorageOK(t *testing.T) {
+	f := newFixture(t, config.ModeStrict, false)
+	ctx := context.Background()
+	require.NoError(t, f.p.Append(ctx, key, msgAt(0)))
+	f.primary.readsDown.Store(true)
+	_, err := f.p.History(ctx, key, store.Query{Limit: 5})
+	require.ErrorIs(t, err, store.ErrUnavailable, "the reader learns its read failed")
+	_, found, err := f.p.Locate(ctx, key, "m00000")
+	require.NoError(t, err, "a locate the primary cannot answer is a miss")
+	assert.False(t, found)
+	assert.Equal(t, store.StateOK, f.state(), "one reader's failure is not everyone's outage")
+	assert.True(t, f.p.Health().Usable())
+	assert.Equal(t, 1.0, f.ops("history", "error"))
+
+	require.NoError(t, f.p.Append(ctx, key, msgAt(1)), "writes still reach the primary")
+	f.primary.down.Store(true)
+	require.ErrorIs(t, f.p.Append(ctx, key, msgAt(2)), store.ErrUnavailable)
+	assert.Equal(t, store.StateDown, f.state(), "a failed write still marks storage down")
+	assert.Equal(t, []string{"ok->down"}, f.logs.warnings())
+}
+
+func TestAFailedReadAnswersFromTheFallbackButLeavesDegradedStorageOK(t *testing.T) {
 	f := newFixture(t, config.ModeDegraded, false)
 	ctx := context.Background()
-	f.primary.down.Store(true)
+	require.NoError(t, f.p.Append(ctx, key, msgAt(0)))
+	f.primary.readsDown.Store(true)
 	p, err := f.p.History(ctx, key, store.Query{Limit: 5})
 	require.NoError(t, err, "degraded mode answers what it has")
-	assert.False(t, p.Complete)
-	assert.Equal(t, store.StateDegraded, f.state())
+	assert.Empty(t, p.Messages, "the fallback holds nothing yet")
+	assert.False(t, p.Complete, "the primary could not be read")
+	assert.Equal(t, store.StateOK, f.state())
+	assert.Equal(t, 1.0, f.ops("history", "fallback"))
+
+	require.NoError(t, f.p.Append(ctx, key, msgAt(1)))
+	assert.Equal(t, int64(2), f.primary.appends.Load(), "the write went to the primary, not the fallback")
+	assert.Zero(t, testutil.ToFloat64(f.m.StorageFallbackWrites))
+	assert.Zero(t, testutil.ToFloat64(f.m.StorageDegraded))
+	assert.Empty(t, f.logs.warnings())
+
+	f.primary.readsDown.Store(false)
+	p, err = f.p.History(ctx, key, store.Query{Limit: 5})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"m00000", "m00001"}, storetest.IDs(p.Messages), "reads come back with the primary")
+	assert.True(t, p.Complete)
+
+	f.primary.down.Store(true)
+	require.NoError(t, f.p.Append(ctx, key, msgAt(2)))
+	assert.Equal(t, store.StateDegraded, f.state(), "a failed write still opens a degraded period")
+}
+
+func TestAFailedLookupOfABoundLeavesDegradedStorageOK(t *testing.T) {
+	// After a degraded period the policy merges both stores and looks id
+	// bounds up in each: the primary's lookup failing is a read too.
+	f := newFixture(t, config.ModeDegraded, false)
+	ctx := context.Background()
 	require.NoError(t, f.p.Append(ctx, key, msgAt(0)))
-	assert.Zero(t, f.primary.appends.Load(), "the write went straight to the fallback")
+	f.primary.down.Store(true)
+	require.NoError(t, f.p.Append(ctx, key, msgAt(1)))
+	f.primary.down.Store(false)
+	eventually(t, func() bool { return f.state() == store.StateOK }, "recovery")
+	eventually(t, func() bool { return len(f.logs.warnings()) == 2 }, "the recovery's WARN line")
+
+	f.primary.readsDown.Store(true)
+	p, err := f.p.History(ctx, key, store.Query{Limit: 5, BeforeID: "m00001"})
+	require.NoError(t, err)
+	assert.False(t, p.Complete)
+	assert.Equal(t, store.StateOK, f.state())
+	assert.Equal(t, []string{"ok->degraded", "degraded->ok"}, f.logs.warnings(), "no change after the read")
+}
+
+func TestAByteBudgetBoundsTheMergedPage(t *testing.T) {
+	f := newFixture(t, config.ModeDegraded, false)
+	ctx := context.Background()
+	for i := range 3 {
+		require.NoError(t, f.p.Append(ctx, key, msgAt(i)))
+	}
+	f.primary.down.Store(true)
+	for i := 3; i < 6; i++ {
+		require.NoError(t, f.p.Append(ctx, key, msgAt(i)))
+	}
+	f.primary.down.Store(false)
+	eventually(t, func() bool { return f.state() == store.StateOK }, "recovery")
+	one := store.Size(msgAt(0))
+
+	p, err := f.p.History(ctx, key, store.Query{Limit: 50, MaxBytes: 4 * one})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"m00002", "m00003", "m00004", "m00005"}, storetest.IDs(p.Messages))
+	assert.True(t, p.Truncated)
+	p, err = f.p.History(ctx, key, store.Query{Limit: 50, MaxBytes: 6 * one})
+	require.NoError(t, err)
+	assert.Len(t, p.Messages, 6, "both stores in full when the budget allows")
+	assert.False(t, p.Truncated)
 }
 
 func TestCloseStopsTheProbeAndIsIdempotent(t *testing.T) {

@@ -43,6 +43,11 @@ type Query struct {
 	SinceTime  time.Time
 	BeforeID   string
 	BeforeTime time.Time
+	// MaxBytes, when positive, bounds what one page materialises, counted
+	// with Size: a backend collects newest first and stops before the
+	// total would pass MaxBytes, though it always keeps the newest
+	// matching message. Page.Truncated says it stopped early.
+	MaxBytes int
 }
 
 // Page is a history answer: the newest Limit messages inside the bounds,
@@ -52,6 +57,10 @@ type Query struct {
 type Page struct {
 	Messages []protocol.Envelope
 	Complete bool
+	// Truncated says older messages inside the bounds were left out to
+	// keep the page within Query.MaxBytes; the client pages back with
+	// `before` set to the oldest id it got. It says nothing about gaps.
+	Truncated bool
 }
 
 // Store persists and reads message history.

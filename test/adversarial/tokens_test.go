@@ -100,12 +100,19 @@ func TestHostileTokensAreRefusedAtTheHandshakeWithoutHurtingOthers(t *testing.T)
 			}
 		})
 	}
+	// Refusals decided before the signature count as invalid_token (the
+	// metric must not tell a forger which check failed); the log names the
+	// precise reason.
 	var refused float64
-	for _, reason := range []string{"missing", "too_large", "malformed", "bad_algorithm", "bad_signature",
+	for _, reason := range []string{"missing", "invalid_token",
 		"missing_exp", "expired", "not_yet_valid", "issued_in_future", "missing_sub", "missing_tenant", "bad_role", "bad_claim_type"} {
 		refused += s.Counter(t, "auth_failures_total", reason)
 	}
 	assert.Equal(t, float64(len(cases)), refused, "every refusal is counted by reason")
+	assert.Equal(t, 10.0, s.Counter(t, "auth_failures_total", "invalid_token"), "alg x4, signature x2, shape x3, size")
+	for _, precise := range []string{"too_large", "malformed", "bad_algorithm", "bad_signature"} {
+		assert.True(t, s.Logs.Contains("reason="+precise), "the log names %s", precise)
+	}
 
 	testutil.Publish(t, bystander, "room", "safe", map[string]any{"still": "here"})
 	testutil.Command(t, bystander, "ping", nil)

@@ -220,7 +220,9 @@ func TestTheHistoryTTLVariableReachesRedisThroughTheServer(t *testing.T) {
 	withTTL := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
 		c.StorageBackend, c.RedisURL, c.HistoryTTL = loaded.StorageBackend, loaded.RedisURL, loaded.HistoryTTL
 	}))
-	without := testutil.StartServer(t, testutil.WithRedis(srv.URL(), config.ModeDegraded))
+	byDefault := testutil.StartServer(t, testutil.WithRedis(srv.URL(), config.ModeDegraded))
+	without := testutil.StartServer(t, testutil.WithRedis(srv.URL(), config.ModeDegraded),
+		testutil.WithConfig(func(c *config.Config) { c.HistoryTTL = 0 }))
 
 	rc := redistest.RedisClient(t, srv)
 	ctx := context.Background()
@@ -233,7 +235,11 @@ func TestTheHistoryTTLVariableReachesRedisThroughTheServer(t *testing.T) {
 			assert.Greater(t, pttl, time.Duration(0), "%s expires", key)
 			assert.LessOrEqual(t, pttl, 90*time.Second, "%s expires within the TTL", key)
 		}},
-		{"without a TTL", without, func(t *testing.T, key string, pttl time.Duration) {
+		{"by default (24h)", byDefault, func(t *testing.T, key string, pttl time.Duration) {
+			assert.Greater(t, pttl, 23*time.Hour, "%s expires a day after its last message", key)
+			assert.LessOrEqual(t, pttl, 24*time.Hour, "%s expires within the default TTL", key)
+		}},
+		{"with ARQONBUS_HISTORY_TTL=0", without, func(t *testing.T, key string, pttl time.Duration) {
 			assert.Equal(t, time.Duration(-1), pttl, "%s never expires", key)
 		}},
 	} {

@@ -17,7 +17,11 @@
 //   - chaos_test.go: 50 publishers while Redis is paused, stopped and
 //     restarted, in both modes; load_test.go runs such publishers.
 //   - multinode_test.go: two nodes sharing one Redis, also across restarts.
+//   - presence_test.go: a stopped node's presence keys expire within one
+//     lifetime; a live node's are renewed.
 //   - bench_test.go: append and history latency on real Redis.
+//   - history_reads_test.go: one tenant's large history reads on many
+//     connections leave strict storage ready and another tenant's acks fast.
 //   - helpers_test.go: servers on a Redis, /readyz, history, stream reads.
 //
 // Tests that only read and write use the shared redistest.Redis with a key

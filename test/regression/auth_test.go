@@ -52,11 +52,14 @@ func TestRegression_AlgorithmNamesAreNotCaseFolded(t *testing.T) {
 	testutil.Dial(t, s, client.Options{Token: signHS256(t, secret, map[string]any{"alg": "HS256", "typ": "JWT"}, claims)})
 
 	for _, alg := range []string{"hs256", "Hs256", "hS256"} {
-		before := s.Counter(t, "auth_failures_total", auth.ReasonBadAlgorithm)
+		// The metric counts it as invalid_token (it tells no forger which
+		// check failed); the log says bad_algorithm.
+		before := s.Counter(t, "auth_failures_total", auth.LabelInvalidToken)
 		he := refusedHandshake(t, s, signHS256(t, secret, map[string]any{"alg": alg, "typ": "JWT"}, claims))
 		assert.Equal(t, http.StatusUnauthorized, he.Status, "alg %q", alg)
-		assert.Equal(t, before+1, s.Counter(t, "auth_failures_total", auth.ReasonBadAlgorithm), "alg %q is a bad algorithm", alg)
+		assert.Equal(t, before+1, s.Counter(t, "auth_failures_total", auth.LabelInvalidToken), "alg %q is refused before its signature", alg)
 	}
+	assert.True(t, s.Logs.Contains("reason="+auth.ReasonBadAlgorithm), "the log names the bad algorithm")
 
 	code, _, stderr := runApp(t, []string{"ARQONBUS_ENABLE_AUTH=true", "ARQONBUS_AUTH_JWT_SECRET=" + secret,
 		"ARQONBUS_AUTH_JWT_ALGORITHMS=hs256"}, "config", "print")

@@ -42,6 +42,7 @@ var labelledCounters = map[string]struct {
 	"CronCancellations":   {"arqonbus_cron_cancellations_total", []string{"reason"}},
 	"TasksCompleted":      {"arqonbus_tasks_completed_total", []string{"status"}},
 	"TaskQueueFailures":   {"arqonbus_task_queue_failures_total", []string{"op"}},
+	"HistoryEvicted":      {"arqonbus_history_evicted_total", []string{"reason"}},
 }
 
 // funnels are functions whose argument becomes a label value further down:
@@ -64,7 +65,7 @@ var funnels = []struct {
 var computedSites = map[string]string{
 	"internal/command/command.go: r.deps.Metrics.Commands.WithLabelValues(name, status)":                               "the command table, unknown and prototype × success and every error code (app.knownLabels); TestRegression_NoLabelledSeriesAppearsAfterStart drives them",
 	"internal/store/policy.go: p.m.StorageOperations.WithLabelValues(opNames[op], resultNames[res])":                   "the policy starts its op × result series itself, at construction",
-	"internal/transport/ws/server.go: s.o.Metrics.AuthFailures.WithLabelValues(reason)":                                "auth.ReasonOf answers one of auth.Reasons()",
+	"internal/transport/ws/server.go: s.o.Metrics.AuthFailures.WithLabelValues(reason)":                                "auth.Label answers one of auth.Labels() (app.knownLabels)",
 	"internal/transport/ws/server.go: s.o.Metrics.ConnectionsRejected.WithLabelValues(reason)":                         "refuse's callers are checked as a funnel",
 	"internal/transport/ws/handle.go: m.MessagesReceived.WithLabelValues(env.Type)":                                    "the types protocol.Decode lets through (app.knownLabels)",
 	`internal/transport/ws/handle.go: c.srv.o.Metrics.MessagesDropped.WithLabelValues("telemetry_" + string(we.Code))`: "metrics.DropTelemetry of every protocol code",

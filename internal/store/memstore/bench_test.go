@@ -45,6 +45,44 @@ func BenchmarkAppend(b *testing.B) {
 	})
 }
 
+// BenchmarkAppendUnderBudget measures Append when every append passes the
+// byte budget and evicts: the steady state of a node whose history is full.
+func BenchmarkAppendUnderBudget(b *testing.B) {
+	ctx := context.Background()
+	keys := make([]store.Key, 256)
+	for i := range keys {
+		keys[i] = store.Key{Tenant: fmt.Sprintf("t%d", i%8), Room: fmt.Sprintf("room%d", i), Channel: "main"}
+	}
+	opts := memstore.Options{MaxPerKey: 1000, MaxBytes: 4 << 20, TenantMaxBytes: 1 << 20}
+	b.Run("one key", func(b *testing.B) {
+		s := memstore.NewWithOptions(opts)
+		defer s.Close()
+		m := storetest.Msg(key, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Append(ctx, key, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel keys", func(b *testing.B) {
+		s := memstore.NewWithOptions(opts)
+		defer s.Close()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			m := storetest.Msg(key, 1)
+			i := 0
+			for pb.Next() {
+				i++
+				if err := s.Append(ctx, keys[i%len(keys)], m); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
 // BenchmarkHistory reads the newest 50 of a full 10000-entry ring, and a
 // page bounded by an id near the newest end.
 func BenchmarkHistory(b *testing.B) {

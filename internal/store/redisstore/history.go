@@ -14,7 +14,9 @@ import (
 // oldest first.
 //
 // Id bounds are looked up in the index (one pipelined round trip), then the
-// stream is read newest first with XREVRANGE … COUNT, usually in one batch.
+// stream is read newest first with XREVRANGE … COUNT, usually in one batch;
+// under a byte budget (q.MaxBytes) in small batches sized from the entries
+// read so far, stopping once the budget is spent.
 // Entry ids carry the message time in milliseconds, so time bounds narrow
 // the id range and the stored microsecond timestamps decide exactly. A
 // SinceTime bound is always exact; a BeforeTime bound may miss a "late"
@@ -97,6 +99,32 @@ func (s *Store) resolve(ctx context.Context, k keyNames, q store.Query) (bounds,
 	return b, nil
 }
 
+// firstChunk is how many matching entries a history read under a byte
+// budget asks for first: the newest is always kept, and what it weighs
+// sizes the next read, so Redis never serialises much more than the budget
+// (a page of 500 large messages is hundreds of MB). Small messages cost one
+// more round trip than without a budget.
+const firstChunk = 1
+
+// probeNext returns the id of the newest entry of a stream inside an id
+// range and the bytes of its field names and values, without sending the
+// entry itself: when the budget has no room for an entry of the size read
+// so far, this tells whether an older one exists (the page is truncated)
+// without Redis serialising a large message that would be thrown away.
+var probeNext = redis.NewScript(`
+local e = redis.call('XREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', 1)
+if #e == 0 then return false end
+local n = 0
+for _, v in ipairs(e[1][2]) do n = n + string.len(v) end
+return {e[1][1], n}
+`)
+
+// probeSlack bounds how much the stored bytes of an entry (field names,
+// and the timestamp, type, version and status fields) may exceed
+// store.Size of it less its fixed overhead. An entry whose stored bytes
+// are over the budget left by more than this cannot fit.
+const probeSlack = 256
+
 func (s *Store) history(ctx context.Context, k keyNames, q store.Query) (store.Page, error) {
 	limit := q.EffectiveLimit()
 	b, err := s.resolve(ctx, k, q)
@@ -116,13 +144,33 @@ func (s *Store) history(ctx context.Context, k keyNames, q store.Query) (store.P
 		before = q.BeforeTime.UnixMicro()
 	}
 	upper, lower := idArg(b.upper, "+"), idArg(b.lower, "-")
-	count := int64(limit) + 2 // room for the two inclusive bound entries
-	seenSince, first := false, true
+	budget := q.MaxBytes > 0
+	want := limit // matching entries the next read aims at
+	if budget {
+		want = min(limit, firstChunk)
+	}
+	// Room for the inclusive bound entries: the before entry heads the
+	// first batch; the since entry ends the last.
+	extra := int64(0)
+	if b.sinceEntry != "" {
+		extra++
+	}
+	count := int64(want) + extra
+	if b.beforeEntry != "" {
+		count++
+	}
+	seenSince, first, truncated := false, true, false
+	used, read, weighed := 0, 0, 0 // bytes kept; entries decoded and their bytes
 scan:
 	for {
 		batch, err := s.client.XRevRangeN(ctx, k.stream, upper, lower, count).Result()
 		if err != nil {
 			return store.Page{}, err
+		}
+		// A short batch means the read reached the lower bound.
+		exhausted := int64(len(batch)) < count
+		if len(batch) > 0 {
+			upper = "(" + batch[len(batch)-1].ID
 		}
 		if first && b.beforeEntry != "" {
 			if len(batch) == 0 || batch[0].ID != b.beforeEntry {
@@ -130,7 +178,6 @@ scan:
 				return store.Page{Messages: out, Complete: false}, nil
 			}
 			batch = batch[1:]
-			count-- // keep "short batch" meaning "reached the lower bound"
 		}
 		first = false
 		for i := range batch {
@@ -140,16 +187,23 @@ scan:
 				continue
 			}
 			env := s.decode(k.stream, m)
+			size := store.Size(&env)
+			read, weighed = read+1, weighed+size
 			us := env.Timestamp.UnixMicro()
 			if hasSince && us <= since || hasBefore && us >= before {
 				continue
 			}
+			if budget && len(out) > 0 && used+size > q.MaxBytes {
+				truncated = true
+				break scan
+			}
+			used += size
 			out = append(out, env)
 			if len(out) == limit {
 				break scan
 			}
 		}
-		if int64(len(batch)) < count {
+		if exhausted {
 			// Read down to the lower bound: the since entry must have been
 			// there, unless the index outlived it.
 			if b.sinceEntry != "" && !seenSince {
@@ -157,13 +211,72 @@ scan:
 			}
 			break
 		}
-		upper = "(" + batch[len(batch)-1].ID
-		count = int64(limit) + 1
+		if budget && read > 0 && !hasSince && !hasBefore && q.MaxBytes-used < weighed/read {
+			// The next entry likely does not fit: ask its size first. (Time
+			// bounds are checked on the decoded timestamp, so with them the
+			// entry is read as usual.)
+			stop, err := s.probe(ctx, k, upper, lower, b.sinceEntry, q.MaxBytes-used)
+			if err != nil {
+				return store.Page{}, err
+			}
+			switch stop {
+			case probeEnd:
+				if b.sinceEntry != "" && !seenSince {
+					b.complete = false
+				}
+				break scan
+			case probeSince:
+				break scan
+			case probeTooBig:
+				truncated = true
+				break scan
+			}
+		}
+		want = limit - len(out)
+		if budget && read > 0 {
+			// One entry more than the average says fits, so a full budget
+			// is seen to be full.
+			fit := (q.MaxBytes-used)/max(weighed/read, 1) + 1
+			want = min(want, max(fit, 1))
+		}
+		count = int64(want) + extra
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return store.Page{Messages: out, Complete: b.complete}, nil
+	return store.Page{Messages: out, Complete: b.complete, Truncated: truncated}, nil
+}
+
+// Outcomes of probe.
+const (
+	probeRead   = iota // the next entry may fit: read it
+	probeEnd           // no entry is left inside the bounds
+	probeSince         // the next entry is the since bound: nothing is left
+	probeTooBig        // the next entry cannot fit in room bytes
+)
+
+// probe looks at the newest entry between upper and lower without reading
+// it.
+func (s *Store) probe(ctx context.Context, k keyNames, upper, lower, sinceEntry string, room int) (int, error) {
+	v, err := probeNext.Run(ctx, s.client, []string{k.stream}, upper, lower).Slice()
+	if errors.Is(err, redis.Nil) {
+		return probeEnd, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 2 {
+		return probeRead, nil
+	}
+	id, _ := v[0].(string)
+	n, _ := v[1].(int64)
+	switch {
+	case sinceEntry != "" && id == sinceEntry:
+		return probeSince, nil
+	case n-probeSlack > int64(room):
+		return probeTooBig, nil
+	}
+	return probeRead, nil
 }
 
 func idArg(id streamID, open string) string {

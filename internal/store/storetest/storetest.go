@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"before time is exclusive", testBeforeTime},
 		{"time bounds compare at microsecond precision", testMicroseconds},
 		{"time and id bounds combine", testMixedBounds},
+		{"a byte budget keeps the newest messages that fit and says it truncated", testMaxBytes},
+		{"a byte budget smaller than the newest message still returns it", testMaxBytesNewest},
+		{"a byte budget that fits the whole page does not truncate", testMaxBytesFits},
+		{"a byte budget applies inside id and time bounds", testMaxBytesBounded},
 		{"history of an unknown key is empty and complete", testEmptyKey},
 		{"keys of different tenants, rooms and channels never mix", testKeysIsolated},
 		{"every field round-trips byte for byte", testRoundTrip},
@@ -237,6 +242,86 @@ func testMixedBounds(t *testing.T, s store.Store) {
 	assert.Equal(t, ids[5:8], IDs(p.Messages))
 	p = history(t, s, keyA, store.Query{Limit: 50, SinceID: ids[6], SinceTime: Msg(keyA, 2).Timestamp})
 	assert.Equal(t, ids[7:], IDs(p.Messages), "the tighter lower bound wins")
+}
+
+// sized returns message i of key with a payload that makes store.Size of it
+// exactly n bytes.
+func sized(key store.Key, i, n int) *protocol.Envelope {
+	m := Msg(key, i)
+	m.Payload = json.RawMessage(`{"p":""}`)
+	pad := n - store.Size(m)
+	m.Payload = json.RawMessage(`{"p":"` + strings.Repeat("x", pad) + `"}`)
+	return m
+}
+
+// fillSized appends messages from..to-1 of key, each of store.Size n.
+func fillSized(t *testing.T, s store.Store, key store.Key, from, to, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, to-from)
+	for i := from; i < to; i++ {
+		m := sized(key, i, n)
+		require.Equal(t, n, store.Size(m))
+		require.NoError(t, s.Append(context.Background(), key, m))
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// pageBytes sums store.Size over msgs.
+func pageBytes(msgs []protocol.Envelope) int {
+	n := 0
+	for i := range msgs {
+		n += store.Size(&msgs[i])
+	}
+	return n
+}
+
+func testMaxBytes(t *testing.T, s store.Store) {
+	ids := fillSized(t, s, keyA, 0, 40, 1000)
+	p := history(t, s, keyA, store.Query{Limit: 40, MaxBytes: 3500})
+	assert.Equal(t, ids[37:], IDs(p.Messages), "the newest three fit in 3500 bytes")
+	assert.LessOrEqual(t, pageBytes(p.Messages), 3500)
+	assert.True(t, p.Truncated)
+	assert.True(t, p.Complete, "truncation is not a gap")
+	p = history(t, s, keyA, store.Query{Limit: 40, MaxBytes: 3500, BeforeID: p.Messages[0].ID})
+	assert.Equal(t, ids[34:37], IDs(p.Messages), "paging back with before continues where the budget stopped")
+	assert.True(t, p.Truncated)
+}
+
+func testMaxBytesNewest(t *testing.T, s store.Store) {
+	ids := fillSized(t, s, keyA, 0, 5, 5000)
+	p := history(t, s, keyA, store.Query{Limit: 5, MaxBytes: 100})
+	assert.Equal(t, ids[4:], IDs(p.Messages))
+	assert.True(t, p.Truncated)
+	p = history(t, s, keyA, store.Query{Limit: 5, MaxBytes: 100, SinceID: ids[3]})
+	assert.Equal(t, ids[4:], IDs(p.Messages), "the only match is returned whatever its size")
+	assert.False(t, p.Truncated, "nothing older inside the bounds was left out")
+}
+
+func testMaxBytesFits(t *testing.T, s store.Store) {
+	ids := fillSized(t, s, keyA, 0, 10, 1000)
+	p := history(t, s, keyA, store.Query{Limit: 10, MaxBytes: 10000})
+	assert.Equal(t, ids, IDs(p.Messages), "exactly the budget fits")
+	assert.False(t, p.Truncated)
+	p = history(t, s, keyA, store.Query{Limit: 4, MaxBytes: 5000})
+	assert.Equal(t, ids[6:], IDs(p.Messages))
+	assert.False(t, p.Truncated, "the limit, not the budget, ended the page")
+	p = history(t, s, keyA, store.Query{Limit: 10})
+	assert.Equal(t, ids, IDs(p.Messages), "no budget: no bound")
+	assert.False(t, p.Truncated)
+}
+
+func testMaxBytesBounded(t *testing.T, s store.Store) {
+	ids := fillSized(t, s, keyA, 0, 30, 1000)
+	p := history(t, s, keyA, store.Query{Limit: 30, MaxBytes: 2500, SinceID: ids[10], BeforeID: ids[20]})
+	assert.Equal(t, ids[18:20], IDs(p.Messages))
+	assert.True(t, p.Truncated)
+	p = history(t, s, keyA, store.Query{Limit: 30, MaxBytes: 2500, BeforeTime: Msg(keyA, 15).Timestamp, SinceTime: Msg(keyA, 12).Timestamp})
+	assert.Equal(t, ids[13:15], IDs(p.Messages), "messages 13 and 14 are all the bounds hold")
+	assert.False(t, p.Truncated)
+	p = history(t, s, keyA, store.Query{Limit: 30, MaxBytes: 2500, SinceID: ids[27]})
+	assert.Equal(t, ids[28:], IDs(p.Messages))
+	assert.False(t, p.Truncated)
 }
 
 func testEmptyKey(t *testing.T, s store.Store) {

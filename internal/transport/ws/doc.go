@@ -1,8 +1,9 @@
 // Package ws is the WebSocket transport: the upgrade with its checks (drain,
-// connection cap, origin, authentication), then a reader and a writer per
-// connection. Fan-out only ever enqueues into the connection's byte-bounded
-// send queue; a queue over its bound drops the client with 4008. A
-// connection that sent operator.join is also a worker of the work queue
+// origin, authentication, then the connection caps of caps.go: the node's,
+// and the shares of a tenant, a subject or an address), then a reader and a
+// writer per connection. Fan-out only ever enqueues into the connection's
+// byte-bounded send queue; a queue over its bound drops the client with
+// 4008. A connection that sent operator.join is also a worker of the work queue
 // (task.go): task deliveries take the same queue and the same bound, and
 // response frames naming a task id are the worker's answers.
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
 	"github.com/arqonbus/arqonbus/internal/command"
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/metrics"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
@@ -65,7 +66,10 @@ type Options struct {
 	// non-browser clients only; "*" allows every origin.
 	AllowedOrigins []string
 
-	MaxConnections   int
+	MaxConnections int
+	// Caps share MaxConnections fairly among tenants, subjects and
+	// addresses; zero values turn them off.
+	Caps             Caps
 	MaxMessageSize   int // bytes
 	MaxJSONDepth     int
 	SendQueueBytes   int // bytes
@@ -84,8 +88,9 @@ type Options struct {
 	Clock   func() time.Time
 }
 
-// check panics on a limit or duration that is not positive: config
-// rejects such values, so only a caller that skipped it gets here.
+// check panics on a limit or duration that is not positive, or a cap that
+// is negative: config rejects such values, so only a caller that skipped it
+// gets here.
 func (o *Options) check() {
 	for _, f := range []struct {
 		name string
@@ -100,6 +105,9 @@ func (o *Options) check() {
 		if f.v <= 0 {
 			panic(fmt.Sprintf("ws.Options.%s must be positive, got %d", f.name, f.v))
 		}
+	}
+	if c := o.Caps; c.PerTenant < 0 || c.PerSubject < 0 || c.PerAddress < 0 {
+		panic(fmt.Sprintf("ws.Options.Caps must not be negative, got %+v", c))
 	}
 	if o.RateLimit > 0 && o.RateBurst <= 0 {
 		panic(fmt.Sprintf("ws.Options.RateBurst must be positive while RateLimit is on, got %d", o.RateBurst))
@@ -128,8 +136,9 @@ type Server struct {
 	linger     time.Duration // writerLinger; a field so tests can shorten it
 	closeGrace time.Duration // closeGrace; a field so tests can shorten it
 
-	active   atomic.Int64 // connections counted against MaxConnections
-	draining atomic.Bool  // set once, under mu, by Shutdown
+	active    atomic.Int64 // connections counted against MaxConnections; changed only under admission.mu
+	admission *admission   // the per-tenant, per-subject and per-address counts
+	draining  atomic.Bool  // set once, under mu, by Shutdown
 
 	mu    sync.Mutex
 	conns map[*conn]struct{} // served connections, for Shutdown
@@ -147,6 +156,7 @@ func NewServer(o Options) *Server {
 		linger:     writerLinger,
 		closeGrace: closeGrace,
 		conns:      make(map[*conn]struct{}),
+		admission:  newAdmission(),
 	}
 	s.upgrader = websocket.Upgrader{
 		// Bounds writing the 101 response; reading the request is bounded
@@ -194,28 +204,54 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.active.Add(1) > int64(s.o.MaxConnections) {
-		s.active.Add(-1)
-		s.refuse(w, http.StatusServiceUnavailable, "Service Unavailable", "connection limit reached", "capacity")
+	sl := s.slotFor(ident, r.RemoteAddr)
+	if over := s.admit(sl); over != admitted {
+		s.refuseOverCap(w, r, ident, over)
 		return
 	}
 	hc := &hijackCapture{ResponseWriter: w}
 	wsConn, err := s.upgrader.Upgrade(hc, r, nil)
 	if err != nil {
-		s.active.Add(-1)
+		s.release(sl)
 		return // the upgrader answered through refuse
 	}
 	c := s.newConn(wsConn.NetConn(), wsConn, hc.br, ident)
 	if !s.track(c) {
-		s.active.Add(-1)
+		s.release(sl)
 		_ = wsConn.NetConn().Close()
 		return
 	}
 	go func() {
 		defer s.wg.Done()
-		defer s.active.Add(-1)
+		defer s.release(sl)
 		s.serve(c)
 	}()
+}
+
+// refuseOverCap answers 503 naming the cap that is full, so a client (and
+// the operator reading its report) knows which variable to raise. The log
+// line names the tenant and subject, never the token.
+func (s *Server) refuseOverCap(w http.ResponseWriter, r *http.Request, ident auth.Identity, over capRefusal) {
+	const title = "Service Unavailable"
+	switch over {
+	case overTenant:
+		s.o.Logger.Warn("handshake refused", "op", "admit", "reason", metrics.RejectTenantCap,
+			"tenant", ident.Tenant, "limit", s.o.Caps.PerTenant)
+		s.refuse(w, http.StatusServiceUnavailable, title,
+			"connection limit of this tenant reached ("+config.VarMaxConnsPerTenant+")", metrics.RejectTenantCap)
+	case overSubject:
+		s.o.Logger.Warn("handshake refused", "op", "admit", "reason", metrics.RejectSubjectCap,
+			"tenant", ident.Tenant, "subject", ident.Subject, "limit", s.o.Caps.PerSubject)
+		s.refuse(w, http.StatusServiceUnavailable, title,
+			"connection limit of this subject reached ("+config.VarMaxConnsPerSubject+")", metrics.RejectSubjectCap)
+	case overAddress:
+		s.o.Logger.Warn("handshake refused", "op", "admit", "reason", metrics.RejectAddressCap,
+			"remote", r.RemoteAddr, "limit", s.o.Caps.PerAddress)
+		s.refuse(w, http.StatusServiceUnavailable, title,
+			"connection limit of this address reached ("+config.VarMaxConnsPerAddress+")", metrics.RejectAddressCap)
+	default:
+		s.refuse(w, http.StatusServiceUnavailable, title, "connection limit reached", "capacity")
+	}
 }
 
 // readBufferSize is each connection's read buffer, bytes. Larger frames are
@@ -295,7 +331,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // authenticate returns the caller's identity, or answers 401/431 and returns
-// false. The precise reason is logged and counted, never sent.
+// false. The precise reason is logged, never sent nor counted: the counter
+// gets auth.Label's coarse label.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
 	if s.o.Verifier == nil {
 		return auth.Identity{Role: auth.RoleUser}, true
@@ -307,9 +344,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (auth.Iden
 			return ident, true
 		}
 	}
-	reason := auth.ReasonOf(err)
+	precise := auth.ReasonOf(err)
+	// The metric is public wherever /metrics is: it gets the coarse label,
+	// the log the precise reason.
+	reason := auth.Label(precise)
 	s.o.Metrics.AuthFailures.WithLabelValues(reason).Inc()
-	s.o.Logger.Warn("handshake refused", "op", "auth", "reason", reason, "remote", r.RemoteAddr, "err", err)
+	s.o.Logger.Warn("handshake refused", "op", "auth", "reason", precise, "remote", r.RemoteAddr, "err", err)
 	switch {
 	case errors.Is(err, auth.ErrTokenTooLarge):
 		s.refuse(w, http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large", "Token too large", "auth")
