@@ -21,6 +21,8 @@
 //     publishing load (every acknowledged id is in Redis afterwards).
 //   - cluster_test.go: two binaries sharing one Redis share rooms, direct
 //     messages and history.
+//   - soak_test.go (tags e2e,soak; `make soak`): a hostile tenant beside a
+//     well-behaved one for SOAK_DURATION; loss, p99 latency and RSS.
 //
 // Run with `make test-e2e` or
 // `go test -race -tags e2e -count=1 ./test/e2e/...`.
