@@ -129,7 +129,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Server, error) 
 		AllowQueryToken: cfg.AuthAllowQueryToken, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnections: cfg.MaxConnections, MaxMessageSize: cfg.MaxMessageSize, MaxJSONDepth: cfg.MaxJSONDepth,
 		Caps: ws.Caps{PerTenant: cfg.MaxConnectionsPerTenant, PerSubject: cfg.MaxConnectionsPerSubject,
-			PerAddress: cfg.MaxConnectionsPerAddress},
+			PerAddress: cfg.MaxConnectionsPerAddress, TenantRate: cfg.TenantRateLimitPerSecond},
 		SendQueueBytes: cfg.SendQueueBytes, MaxViolations: cfg.MaxViolations,
 		RateLimit: cfg.RateLimitPerSecond, RateBurst: cfg.RateLimitBurst, RateLimitGrace: cfg.RateLimitGrace,
 		PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,

@@ -56,6 +56,11 @@ type Config struct {
 	// that carry no token identity (auth off); 0 is no cap.
 	// ARQONBUS_MAX_CONNECTIONS_PER_ADDRESS, default 0.
 	MaxConnectionsPerAddress int
+	// TenantRateLimitPerSecond bounds the frames per second of all of one
+	// tenant's connections together on this node (authenticated
+	// connections, while the per-connection rate limit is on); 0 is no
+	// bound. ARQONBUS_TENANT_RATE_LIMIT_PER_SECOND, default 0.
+	TenantRateLimitPerSecond int
 	// MaxSubscriptions caps (room, channel) pairs per client.
 	// ARQONBUS_MAX_SUBSCRIPTIONS, default 128.
 	MaxSubscriptions int

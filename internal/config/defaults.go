@@ -31,6 +31,7 @@ func Default(profile string) Config {
 		MaxConnectionsPerTenant:  2500,
 		MaxConnectionsPerSubject: 100,
 		MaxConnectionsPerAddress: 0,
+		TenantRateLimitPerSecond: 0,
 		MaxSubscriptions:         128,
 		MaxViolations:            20,
 		SendQueueBytes:           1 << 20,

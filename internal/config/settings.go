@@ -75,6 +75,7 @@ const (
 	VarMaxConnsPerTenant    = "ARQONBUS_MAX_CONNECTIONS_PER_TENANT"
 	VarMaxConnsPerSubject   = "ARQONBUS_MAX_CONNECTIONS_PER_SUBJECT"
 	VarMaxConnsPerAddress   = "ARQONBUS_MAX_CONNECTIONS_PER_ADDRESS"
+	VarTenantRateLimit      = "ARQONBUS_TENANT_RATE_LIMIT_PER_SECOND"
 	VarOpsToken             = "ARQONBUS_OPS_TOKEN"
 )
 
@@ -229,6 +230,7 @@ var settings = []setting{
 	intSetting(varMaxViolations, "protocol violations per minute before close 1008", func(c *Config) *int { return &c.MaxViolations }),
 	intSetting(varSendQueue, "per-client send queue in bytes; overflow closes with 4008", func(c *Config) *int { return &c.SendQueueBytes }),
 	intSetting(varRate, "frames per second per connection; 0 disables rate limiting", func(c *Config) *int { return &c.RateLimitPerSecond }),
+	intSetting(VarTenantRateLimit, "frames per second of one tenant's connections together (authenticated); 0 no bound", func(c *Config) *int { return &c.TenantRateLimitPerSecond }),
 	intSetting(varBurst, "rate limit burst (token bucket size)", func(c *Config) *int { return &c.RateLimitBurst }),
 	durationSetting(varGrace, "time over the rate limit before close 4029", func(c *Config) *time.Duration { return &c.RateLimitGrace }),
 	boolSetting("ARQONBUS_REQUIRE_MEMBERSHIP", "publishing to a pair requires membership", func(c *Config) *bool { return &c.RequireMembership }),

@@ -120,6 +120,7 @@ func (c *Config) validate() []problem {
 	v.atLeast(VarMaxConnsPerTenant, c.MaxConnectionsPerTenant, 0)
 	v.atLeast(VarMaxConnsPerSubject, c.MaxConnectionsPerSubject, 0)
 	v.atLeast(VarMaxConnsPerAddress, c.MaxConnectionsPerAddress, 0)
+	v.atLeast(VarTenantRateLimit, c.TenantRateLimitPerSecond, 0)
 	if c.OpsToken != "" && len(c.OpsToken) < minOpsToken {
 		v.add([]string{VarOpsToken}, "is %d bytes; a bearer token must be at least %d bytes (or empty for open ops endpoints)", len(c.OpsToken), minOpsToken)
 	}

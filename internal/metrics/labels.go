@@ -12,10 +12,12 @@ const (
 	DropTooBig       = "too_big"       // a frame over the size limit; closed with 1009
 	DropInvalidUTF8  = "invalid_utf8"  // a text frame that is not UTF-8; closed with 1007
 	DropControlFlood = "control_flood" // a ping, or a pong nobody asked for, over the rate limit (unanswered, or closed with 4029)
+	// DropTenantRateLimited: over the tenant's shared rate limit (replied to, or closed with 4029)
+	DropTenantRateLimited = "tenant_rate_limited"
 )
 
 // DropReasons lists the drop reasons New starts at 0.
-var DropReasons = []string{DropSlowConsumer, DropRateLimited, DropTooBig, DropInvalidUTF8, DropControlFlood}
+var DropReasons = []string{DropSlowConsumer, DropRateLimited, DropTooBig, DropInvalidUTF8, DropControlFlood, DropTenantRateLimited}
 
 // DropTelemetry is the drop reason of a telemetry frame that was not
 // delivered because publishing it failed with the wire error code.

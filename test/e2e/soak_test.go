@@ -47,8 +47,12 @@ const (
 	soakHistoryMaxBytes = 16 << 20
 	soakTenantHistory   = 8 << 20
 	soakReadsPerTenant  = 2
-	soakGCHeapFloor     = 16 << 20
-	soakOpsToken        = "soak-ops-token-0123456789abcdef"
+	// soakTenantRate bounds each tenant's connections together: without it
+	// the tenant cap lets one tenant send 100 × 200 frames a second, more
+	// than this node's two cores serve beside anyone else.
+	soakTenantRate  = 1000
+	soakGCHeapFloor = 16 << 20
+	soakOpsToken    = "soak-ops-token-0123456789abcdef"
 
 	// soakBigPayload is the size of a history bomb's message, bytes.
 	soakBigPayload = 512 << 10
@@ -90,6 +94,7 @@ func soakEnv(redisURL string) []string {
 		"ARQONBUS_HISTORY_MAX_BYTES="+strconv.Itoa(soakHistoryMaxBytes),
 		"ARQONBUS_HISTORY_TENANT_MAX_BYTES="+strconv.Itoa(soakTenantHistory),
 		"ARQONBUS_HISTORY_READS_PER_TENANT="+strconv.Itoa(soakReadsPerTenant),
+		"ARQONBUS_TENANT_RATE_LIMIT_PER_SECOND="+strconv.Itoa(soakTenantRate),
 		"ARQONBUS_GC_HEAP_FLOOR="+strconv.Itoa(soakGCHeapFloor),
 		"ARQONBUS_OPS_TOKEN="+soakOpsToken,
 		// Every refusal is a WARN line; thousands of them would bury the

@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 
+	"golang.org/x/time/rate"
+
 	"github.com/arqonbus/arqonbus/internal/auth"
 )
 
@@ -14,6 +16,11 @@ type Caps struct {
 	PerTenant  int // ARQONBUS_MAX_CONNECTIONS_PER_TENANT
 	PerSubject int // ARQONBUS_MAX_CONNECTIONS_PER_SUBJECT
 	PerAddress int // ARQONBUS_MAX_CONNECTIONS_PER_ADDRESS
+	// TenantRate bounds the frames per second of all of one tenant's
+	// connections together (identified connections only, and only while
+	// the per-connection rate limit is on); its bucket holds one second.
+	// ARQONBUS_TENANT_RATE_LIMIT_PER_SECOND.
+	TenantRate int
 }
 
 // capRefusal is which cap refused a handshake.
@@ -50,6 +57,16 @@ type admission struct {
 	tenants   map[string]int
 	subjects  map[subjectKey]int
 	addresses map[string]int
+	// rates are the shared frame buckets of tenants with an open
+	// identified connection, while Caps.TenantRate is on.
+	rates map[string]*tenantRate
+}
+
+// tenantRate is one tenant's shared frame bucket and how many of its
+// connections hold it.
+type tenantRate struct {
+	lim  *rate.Limiter
+	refs int
 }
 
 func newAdmission() *admission {
@@ -57,6 +74,7 @@ func newAdmission() *admission {
 		tenants:   make(map[string]int),
 		subjects:  make(map[subjectKey]int),
 		addresses: make(map[string]int),
+		rates:     make(map[string]*tenantRate),
 	}
 }
 
@@ -104,6 +122,14 @@ func (s *Server) admit(sl slot) capRefusal {
 		}
 		a.subjects[key]++
 		a.tenants[sl.tenant]++
+		if c.TenantRate > 0 {
+			tr := a.rates[sl.tenant]
+			if tr == nil {
+				tr = &tenantRate{lim: rate.NewLimiter(rate.Limit(c.TenantRate), c.TenantRate)}
+				a.rates[sl.tenant] = tr
+			}
+			tr.refs++
+		}
 	} else if sl.address != "" {
 		if a.addresses[sl.address] >= c.PerAddress {
 			return overAddress
@@ -129,10 +155,32 @@ func (s *Server) release(sl slot) {
 		if a.tenants[sl.tenant]--; a.tenants[sl.tenant] <= 0 {
 			delete(a.tenants, sl.tenant)
 		}
+		if tr := a.rates[sl.tenant]; tr != nil {
+			if tr.refs--; tr.refs <= 0 {
+				delete(a.rates, sl.tenant)
+			}
+		}
 	} else if sl.address != "" {
 		if a.addresses[sl.address]--; a.addresses[sl.address] <= 0 {
 			delete(a.addresses, sl.address)
 		}
 	}
 	s.active.Add(-1)
+}
+
+// tenantLimiter is the shared frame bucket of an admitted slot's tenant,
+// or nil when the slot has none (no identity, or TenantRate off). Every
+// connection of the tenant takes its frames from this one bucket as well
+// as from its own.
+func (s *Server) tenantLimiter(sl slot) *rate.Limiter {
+	if !sl.identified {
+		return nil
+	}
+	a := s.admission
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if tr := a.rates[sl.tenant]; tr != nil {
+		return tr.lim
+	}
+	return nil
 }

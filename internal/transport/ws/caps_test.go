@@ -282,3 +282,31 @@ func BenchmarkAdmitAndRelease(b *testing.B) {
 		s.release(sl)
 	}
 }
+
+// A tenant's connections share one frame bucket while any of them is
+// open: a second connection gets the first one's bucket, an anonymous
+// connection gets none, and the bucket is forgotten with the tenant's last
+// connection, so a returning tenant starts with a full one.
+func TestATenantsConnectionsShareOneBucketThatGoesWithTheLast(t *testing.T) {
+	s := capServer(10, Caps{TenantRate: 5}, true)
+	a1, a2, b := identified("a", "alice"), identified("a", "anna"), identified("b", "bob")
+	for _, sl := range []slot{a1, a2, b} {
+		require.Equal(t, admitted, s.admit(sl))
+	}
+	shared := s.tenantLimiter(a1)
+	require.NotNil(t, shared)
+	assert.Same(t, shared, s.tenantLimiter(a2), "one bucket per tenant")
+	assert.NotSame(t, shared, s.tenantLimiter(b), "another tenant's is its own")
+	assert.Nil(t, s.tenantLimiter(slot{address: "::1"}), "an anonymous connection has none")
+	for range 5 {
+		require.True(t, shared.Allow())
+	}
+	require.False(t, shared.Allow(), "the bucket holds one second: 5 frames")
+
+	s.release(a1)
+	assert.Same(t, shared, s.tenantLimiter(a2), "kept while a connection holds it")
+	s.release(a2)
+	assert.NotContains(t, s.admission.rates, "a", "forgotten with the last connection")
+	require.Equal(t, admitted, s.admit(a1))
+	assert.True(t, s.tenantLimiter(a1).Allow(), "a returning tenant starts full")
+}

@@ -50,6 +50,7 @@ type conn struct {
 	// Owned by the reader goroutine (serve, readLoop, handle).
 	pinger         *time.Timer   // keepalive; serve sets it before arming it, so its callback may read it
 	limiter        *rate.Limiter // nil: no rate limit
+	tenantLimiter  *rate.Limiter // shared by the tenant's connections; nil: none
 	overSince      time.Time     // first refused frame of the current overage
 	lastRefused    time.Time
 	controlRefused int         // control frames refused in the current overage

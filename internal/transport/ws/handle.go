@@ -8,12 +8,15 @@ import (
 	"github.com/arqonbus/arqonbus/internal/auth"
 	"github.com/arqonbus/arqonbus/internal/bus"
 	"github.com/arqonbus/arqonbus/internal/command"
+	"github.com/arqonbus/arqonbus/internal/config"
 	"github.com/arqonbus/arqonbus/internal/protocol"
 )
 
 var (
 	errRateLimit = protocol.NewError(protocol.CodeRateLimitExceeded,
 		"rate limit exceeded; the frame was dropped")
+	errTenantRateLimit = protocol.NewError(protocol.CodeRateLimitExceeded,
+		"your tenant's connections together are over their rate limit ("+config.VarTenantRateLimit+"); the frame was dropped")
 	errNoRoute = protocol.ValidationError(
 		"nowhere to deliver: set room and channel, or to_client")
 	errGuestPublish = protocol.NewError(protocol.CodeAuthorization,

@@ -235,17 +235,24 @@ func (c *conn) admit(env func() string) (ok, stop bool) {
 		return true, false
 	}
 	now := c.srv.o.Clock()
-	if c.allow(now) {
+	ok, byTenant := c.allow(now)
+	if ok {
 		return true, false
 	}
-	c.srv.o.Metrics.MessagesDropped.WithLabelValues(metrics.DropRateLimited).Inc()
+	refusal := errRateLimit
+	if byTenant {
+		refusal = errTenantRateLimit
+		c.srv.o.Metrics.MessagesDropped.WithLabelValues(metrics.DropTenantRateLimited).Inc()
+	} else {
+		c.srv.o.Metrics.MessagesDropped.WithLabelValues(metrics.DropRateLimited).Inc()
+	}
 	if now.Sub(c.overSince) > c.srv.o.RateLimitGrace {
 		c.srv.o.Logger.Warn("rate limit exceeded for too long; connection closed", "client_id", c.id,
 			"op", "read", "over_since", c.overSince)
 		c.closeWith(closeRateLimited, "rate limit exceeded")
 		return false, true
 	}
-	c.replyError(env(), errRateLimit)
+	c.replyError(env(), refusal)
 	return false, false
 }
 
@@ -267,7 +274,7 @@ func (c *conn) admitControl(kind string) (ok bool, err error) {
 		return true, nil
 	}
 	now := c.srv.o.Clock()
-	if c.allow(now) {
+	if ok, _ := c.allow(now); ok {
 		return true, nil
 	}
 	c.controlRefused++
@@ -282,22 +289,28 @@ func (c *conn) admitControl(kind string) (ok bool, err error) {
 	return false, nil
 }
 
-// allow takes one frame's token from the rate limiter; a refusal starts or
-// extends the current overage. A client is back under its limit once it
-// has gone a whole grace period without a refused frame; a token trickling
-// back in between refusals does not reset the clock.
-func (c *conn) allow(now time.Time) bool {
-	if c.limiter.AllowN(now, 1) {
+// allow takes one frame's token from the connection's rate limiter and,
+// when it has one, from its tenant's shared one; byTenant says the
+// tenant's was empty. A refusal starts or extends the current overage. A
+// client is back under its limit once it has gone a whole grace period
+// without a refused frame; a token trickling back in between refusals
+// does not reset the clock.
+func (c *conn) allow(now time.Time) (ok, byTenant bool) {
+	ok = c.limiter.AllowN(now, 1)
+	if ok && c.tenantLimiter != nil && !c.tenantLimiter.AllowN(now, 1) {
+		ok, byTenant = false, true
+	}
+	if ok {
 		if !c.overSince.IsZero() && now.Sub(c.lastRefused) > c.srv.o.RateLimitGrace {
 			c.overSince, c.controlRefused = time.Time{}, 0
 		}
-		return true
+		return true, false
 	}
 	if c.overSince.IsZero() {
 		c.overSince = now
 	}
 	c.lastRefused = now
-	return false
+	return false, byTenant
 }
 
 // violation records a protocol violation and reports whether the client has

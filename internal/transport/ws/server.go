@@ -106,7 +106,7 @@ func (o *Options) check() {
 			panic(fmt.Sprintf("ws.Options.%s must be positive, got %d", f.name, f.v))
 		}
 	}
-	if c := o.Caps; c.PerTenant < 0 || c.PerSubject < 0 || c.PerAddress < 0 {
+	if c := o.Caps; c.PerTenant < 0 || c.PerSubject < 0 || c.PerAddress < 0 || c.TenantRate < 0 {
 		panic(fmt.Sprintf("ws.Options.Caps must not be negative, got %+v", c))
 	}
 	if o.RateLimit > 0 && o.RateBurst <= 0 {
@@ -216,6 +216,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered through refuse
 	}
 	c := s.newConn(wsConn.NetConn(), wsConn, hc.br, ident)
+	if c.limiter != nil {
+		c.tenantLimiter = s.tenantLimiter(sl)
+	}
 	if !s.track(c) {
 		s.release(sl)
 		_ = wsConn.NetConn().Close()
