@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -87,9 +88,32 @@ func CommandError(requestID string, err *Error, now time.Time) *Envelope {
 // ErrorReply is the error envelope for a frame that failed before or outside
 // command handling (validation, rate limits, storage).
 func ErrorReply(requestID string, err *Error, now time.Time) *Envelope {
-	return failure(TypeError, requestID, err, map[string]any{
-		"code": err.Code, "message": err.Message, "errors": problems(err),
-	}, now)
+	e := failure(TypeError, requestID, err, nil, now)
+	e.Payload = errorPayload(err)
+	return e
+}
+
+// errorPayload encodes ErrorReply's payload, {code, errors, message}, in
+// the key order encoding/json gives a map, without reflection: refusals
+// (rate limits above all) are answered at the rate a flooding client
+// sends them.
+func errorPayload(err *Error) json.RawMessage {
+	n := 40 + len(err.Code) + len(err.Message)
+	for _, p := range err.Problems {
+		n += len(p) + 3
+	}
+	b := append(make([]byte, 0, n), `{"code":`...)
+	b = AppendString(b, string(err.Code))
+	b = append(b, `,"errors":[`...)
+	for i, p := range err.Problems {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, p)
+	}
+	b = append(b, `],"message":`...)
+	b = AppendString(b, err.Message)
+	return append(b, '}')
 }
 
 func failure(typ, requestID string, err *Error, payload map[string]any, now time.Time) *Envelope {
@@ -101,7 +125,9 @@ func failure(typ, requestID string, err *Error, payload map[string]any, now time
 		Status:    StatusError,
 		Error:     errorText(err),
 		ErrorCode: string(err.Code),
-		Payload:   Object(payload),
+	}
+	if payload != nil {
+		e.Payload = Object(payload)
 	}
 	Stamp(e, now)
 	return e

@@ -305,3 +305,39 @@ func skipSpace(data []byte, i int) int {
 	}
 	return i
 }
+
+// PeekID returns the id of a frame that will not be handled (over a rate
+// limit, or failed), so its error reply can still name it: the string
+// value of its top-level "id" member when that is a valid id, else "". A
+// repeated name counts its last value, as a decoder would. It scans the
+// frame once without building it, however large the frame, and never
+// fails: a frame that is not one JSON object has no id.
+func PeekID(data []byte) string {
+	var buf [16]member
+	ms, ok := splitObject(data, maxSkipNesting, buf[:0])
+	if !ok {
+		return ""
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if string(ms[i].key) != "id" {
+			continue
+		}
+		raw := ms[i].raw
+		if len(raw) < 2 || raw[0] != '"' {
+			return ""
+		}
+		var id string
+		if _, escaped, _ := scanString(raw, 0); escaped {
+			if json.Unmarshal(raw, &id) != nil {
+				return ""
+			}
+		} else {
+			id = string(raw[1 : len(raw)-1])
+		}
+		if ValidID(id) {
+			return id
+		}
+		return ""
+	}
+	return ""
+}

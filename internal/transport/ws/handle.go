@@ -2,7 +2,6 @@ package ws
 
 import (
 	"context"
-	"encoding/json"
 	"runtime/debug"
 
 	"github.com/arqonbus/arqonbus/internal/auth"
@@ -126,15 +125,4 @@ func (c *conn) replyError(requestID string, err error) {
 
 // peekID recovers a valid id from a frame that was not handled, so its error
 // can still name it.
-func peekID(data []byte) string {
-	var probe struct {
-		ID any `json:"id"`
-	}
-	if json.Unmarshal(data, &probe) != nil {
-		return ""
-	}
-	if id, ok := probe.ID.(string); ok && protocol.ValidID(id) {
-		return id
-	}
-	return ""
-}
+func peekID(data []byte) string { return protocol.PeekID(data) }
